@@ -47,7 +47,8 @@ def lru_cache(maxsize=128, typed=False):
     if isinstance(maxsize, int):
         if maxsize < 0:
             maxsize = 0
-    elif callable(maxsize) and isinstance(typed, bool):
+    elif (callable(maxsize) or isinstance(maxsize, (staticmethod, classmethod))) and isinstance(typed, bool):
+        # classmethod objects are not callable, yet @lru_cache may sit above one.
         user_function, maxsize = maxsize, 128
         return _wrap(user_function, maxsize, typed)
     elif maxsize is not None:
