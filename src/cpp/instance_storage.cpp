@@ -144,8 +144,14 @@ static PyObject* instance_caches_contents(PyObject* self, PyObject*) {
 static PyObject* instance_caches_get_owner(PyObject* self, void*) {
     auto* c = (InstanceCachesObject*)self;
     if (c->owner_weakref) {
+#if PY_VERSION_HEX >= 0x030D0000
+        PyObject* o;
+        if (PyWeakref_GetRef(c->owner_weakref, &o) < 0) return nullptr;
+        if (o) return o;
+#else
         PyObject* o = PyWeakref_GetObject(c->owner_weakref);  // borrowed
         if (o != Py_None) return Py_NewRef(o);
+#endif
     }
     Py_RETURN_NONE;
 }

@@ -47,54 +47,63 @@ void Graveyard::release() noexcept {
 
 void Table::place_in_index(uint32_t ix) noexcept {
     uint32_t slot = home(entries_[ix].hash);
-    while (index_[slot] >= 0) slot = (slot + 1) & mask_;
-    index_[slot] = (int32_t)ix;
+    while (!slot_empty(slot)) slot = (slot + 1) & mask_;
+    set_slot(slot, ix);
 }
 
 // Backward-shift deletion: no tombstones, so probes stay short however many
 // evictions a bounded cache goes through.
 void Table::remove_from_index(uint32_t ix) noexcept {
     uint32_t hole = home(entries_[ix].hash);
-    while (index_[hole] != (int32_t)ix) hole = (hole + 1) & mask_;
-    for (uint32_t j = (hole + 1) & mask_; index_[j] >= 0; j = (j + 1) & mask_) {
-        uint32_t h = home(entries_[index_[j]].hash);
+    while (slot_value(hole) != ix) hole = (hole + 1) & mask_;
+    for (uint32_t j = (hole + 1) & mask_; !slot_empty(j); j = (j + 1) & mask_) {
+        uint32_t h = home(entries_[slot_value(j)].hash);
         // The entry at j may move back to the hole unless its home lies
         // cyclically in (hole, j].
         bool stays = hole <= j ? (hole < h && h <= j) : (hole < h || h <= j);
         if (stays) continue;
-        index_[hole] = index_[j];
+        set_slot(hole, slot_value(j));
         hole = j;
     }
-    index_[hole] = -1;
+    set_slot(hole, wide_ ? UINT32_MAX : UINT16_MAX);
 }
 
 bool Table::grow(Py_ssize_t maxsize) {
-    uint64_t want = capacity_ ? 2 * (uint64_t)capacity_ : 8;
-    if (maxsize > 0 && (uint64_t)maxsize < want) want = (uint64_t)maxsize;
-    if (want > (1u << 30)) {
+    // dict's schedule: a power-of-two number of slots, at most 2/3 used.
+    uint64_t slots = mask_ ? 2 * ((uint64_t)mask_ + 1) : 8;
+    uint64_t capacity = slots * 2 / 3;
+    bool linked = maxsize > 0;
+    if (linked && (uint64_t)maxsize < capacity) capacity = (uint64_t)maxsize;
+    if (slots > (1u << 31)) {
         PyErr_SetString(PyExc_MemoryError, "boundcache: a single cache holds at most 2**30 entries");
         return false;
     }
-    uint32_t slots = 8;
-    while (slots < want + want / 2 + 1) slots *= 2;  // load <= 2/3
-    size_t index_bytes = slots * sizeof(int32_t);
-    index_bytes = (index_bytes + alignof(Entry) - 1) / alignof(Entry) * alignof(Entry);
-    void* block = PyMem_Malloc(index_bytes + want * sizeof(Entry));
+    bool wide = slots > 65536;
+    size_t entry_bytes = capacity * sizeof(Entry);
+    size_t link_bytes = linked ? capacity * sizeof(Links) : 0;
+    size_t slot_bytes = slots * (wide ? sizeof(uint32_t) : sizeof(uint16_t));
+    void* block = PyMem_Malloc(entry_bytes + link_bytes + slot_bytes);
     if (!block) {
         PyErr_NoMemory();
         return false;
     }
-    auto* index = (int32_t*)block;
-    auto* entries = (Entry*)((char*)block + index_bytes);
-    std::memset(index, 0xff, slots * sizeof(int32_t));
-    if (size_) std::memcpy(entries, entries_, size_ * sizeof(Entry));
+    auto* entries = (Entry*)block;
+    auto* links = linked ? (Links*)((char*)block + entry_bytes) : nullptr;
+    void* index = (char*)block + entry_bytes + link_bytes;
+    std::memset(index, 0xff, slot_bytes);
+    if (size_) {
+        std::memcpy(entries, entries_, size_ * sizeof(Entry));
+        if (links) std::memcpy(links, links_, size_ * sizeof(Links));
+    }
     PyMem_Free(block_);
     block_ = block;
-    index_ = index;
     entries_ = entries;
-    capacity_ = (uint32_t)want;
-    mask_ = slots - 1;
-    shift_ = 64 - __builtin_ctz(slots);
+    links_ = links;
+    index_ = index;
+    wide_ = wide;
+    capacity_ = (uint32_t)capacity;
+    mask_ = (uint32_t)slots - 1;
+    shift_ = 64 - __builtin_ctzll(slots);
     for (uint32_t i = 0; i < size_; i++) place_in_index(i);
     version_++;
     return true;
@@ -109,9 +118,7 @@ bool Table::insert(Py_hash_t hash, PyObject* key, PyObject* value, Py_ssize_t ma
         unlink(ix);
         remove_from_index(ix);
         graveyard.bury(e.key, e.value);
-        e.hash = hash;
-        e.key = key;
-        e.value = value;
+        e = Entry{hash, key, value};
         place_in_index(ix);
         link_front(ix);
         version_++;
@@ -123,9 +130,9 @@ bool Table::insert(Py_hash_t hash, PyObject* key, PyObject* value, Py_ssize_t ma
         return false;
     }
     uint32_t ix = size_++;
-    entries_[ix] = Entry{hash, key, value, kNil, kNil};
+    entries_[ix] = Entry{hash, key, value};
     place_in_index(ix);
-    link_front(ix);
+    if (links_) link_front(ix);
     version_++;
     return true;
 }
@@ -135,9 +142,10 @@ void Table::take_all(Graveyard& graveyard) noexcept {
     void* block = block_;
     Entry* entries = entries_;
     uint32_t n = size_;
-    block_ = nullptr;
-    index_ = nullptr;
+    block_ = index_ = nullptr;
     entries_ = nullptr;
+    links_ = nullptr;
+    wide_ = false;
     size_ = capacity_ = mask_ = 0;
     shift_ = 64;
     head_ = tail_ = kNil;

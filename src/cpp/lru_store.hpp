@@ -1,17 +1,21 @@
 // The LRU store: an open-addressing hash table over a dense entry array, with
 // the recency list threaded through the entries by index.
 //
-// Why not a dict plus link objects, as functools does: an entry here is 32
-// bytes in one array (hash, key, value, two 32-bit links) plus a 4-byte index
-// slot, with no per-entry Python object, so a cached entry costs well under
-// half of what functools spends, and a hit touches two cache lines.
+// Why not a dict plus link objects, as functools does: an entry here is 24
+// bytes (hash, key, value) in one array, plus, for bounded caches only, 8
+// bytes of 32-bit recency links in a parallel array, plus a 2-byte index slot
+// (4 bytes past 65536 slots). There is no per-entry Python object, so a
+// bounded entry costs well under half of what functools spends, an unbounded
+// one no more than a dict entry, and a hit touches two or three cache lines.
+// Capacity follows dict's schedule: the index has a power-of-two number of
+// slots and holds at most 2/3 as many entries.
 //
 // Invariants (every public operation keeps them on return):
-//  * entries_[0, size_) are live; index_ maps each to one slot on its probe
-//    sequence (linear probing from home(hash)); empty slots hold kEmpty;
+//  * entries_[0, size_) are live; the index maps each to one slot on its probe
+//    sequence (linear probing from home(hash)); empty slots hold all ones;
 //    load is at most 2/3, so every probe ends at an empty slot.
-//  * head_/tail_ and prev/next form a doubly linked list of all live entries,
-//    most recently used first.
+//  * for bounded tables, head_/tail_ and links_ form a doubly linked list of
+//    all live entries, most recently used first.
 //  * version_ changes whenever entries or slots move, are added or removed.
 //    find() runs user __eq__, which may re-enter and mutate this table (or
 //    let another thread do so): it re-validates with version_ and restarts.
@@ -66,8 +70,11 @@ struct Entry {
     Py_hash_t hash;
     PyObject* key;    // owned
     PyObject* value;  // owned
-    uint32_t prev;    // towards the most recently used
-    uint32_t next;    // towards the least recently used
+};
+
+struct Links {
+    uint32_t prev;  // towards the most recently used
+    uint32_t next;  // towards the least recently used
 };
 
 class Table {
@@ -89,25 +96,16 @@ public:
     // Index of the entry whose key equals `key`, kNotFound, or kError.
     template <class Key>
     int64_t find(const Key& key, Py_hash_t hash) {
-    restart:
-        if (size_ == 0) return kNotFound;
-        for (uint32_t slot = home(hash);; slot = (slot + 1) & mask_) {
-            int32_t ix = index_[slot];
-            if (ix < 0) return kNotFound;
-            const Entry& e = entries_[ix];
-            if (e.hash != hash) continue;
-            if (e.key == key.bare() && e.key) return ix;
-            Ref stored = Ref::borrow(e.key);  // __eq__ may evict it
-            uint64_t version = version_;
-            int eq = key.equals(stored.get());
-            if (eq < 0) return kError;
-            if (version != version_) goto restart;
-            if (eq) return ix;
+        for (;;) {
+            if (size_ == 0) return kNotFound;
+            int64_t r = wide_ ? probe<uint32_t>(key, hash) : probe<uint16_t>(key, hash);
+            if (r != kRestart) return r;
         }
     }
 
     PyObject* value_at(int64_t ix) const noexcept { return entries_[ix].value; }
 
+    // Bounded tables only.
     void move_to_front(uint32_t ix) noexcept {
         if (head_ == ix) return;
         unlink(ix);
@@ -132,11 +130,15 @@ public:
         return 0;
     }
 
-    // Calls f(key, value) for each entry, most recently used first. f must
-    // not run user code that could mutate the table.
+    // Calls f(key, value) for each entry (most recently used first when
+    // bounded). f must not run user code that could mutate the table.
     template <class F>
     void for_each(F&& f) const {
-        for (uint32_t ix = head_; ix != kNil; ix = entries_[ix].next) f(entries_[ix].key, entries_[ix].value);
+        if (links_) {
+            for (uint32_t ix = head_; ix != kNil; ix = links_[ix].next) f(entries_[ix].key, entries_[ix].value);
+        } else {
+            for (uint32_t ix = 0; ix < size_; ix++) f(entries_[ix].key, entries_[ix].value);
+        }
     }
 
     // Statistics, as functools counts them.
@@ -147,30 +149,58 @@ public:
     void reset_stats() noexcept { hits_ = misses_ = 0; }
 
 private:
+    static constexpr int64_t kRestart = -3;
+
+    template <class Slot, class Key>
+    int64_t probe(const Key& key, Py_hash_t hash) {
+        const Slot* index = static_cast<const Slot*>(index_);
+        for (uint32_t slot = home(hash);; slot = (slot + 1) & mask_) {
+            Slot ix = index[slot];
+            if (ix == Slot(~Slot(0))) return kNotFound;
+            const Entry& e = entries_[ix];
+            if (e.hash != hash) continue;
+            if (e.key == key.bare() && e.key) return ix;
+            Ref stored = Ref::borrow(e.key);  // __eq__ may evict it
+            uint64_t version = version_;
+            int eq = key.equals(stored.get());
+            if (eq < 0) return kError;
+            if (version != version_) return kRestart;  // the table changed under __eq__
+            if (eq) return ix;
+        }
+    }
+
     uint32_t home(Py_hash_t hash) const noexcept {
         // Fibonacci hashing: Python's int hashes are the ints themselves, so
         // use the well-mixed high bits rather than the low ones.
         return (uint32_t)(((uint64_t)hash * 0x9E3779B97F4A7C15ULL) >> shift_);
     }
     void unlink(uint32_t ix) noexcept {
-        Entry& e = entries_[ix];
-        if (e.prev != kNil) entries_[e.prev].next = e.next; else head_ = e.next;
-        if (e.next != kNil) entries_[e.next].prev = e.prev; else tail_ = e.prev;
+        Links& l = links_[ix];
+        if (l.prev != kNil) links_[l.prev].next = l.next; else head_ = l.next;
+        if (l.next != kNil) links_[l.next].prev = l.prev; else tail_ = l.prev;
     }
     void link_front(uint32_t ix) noexcept {
-        Entry& e = entries_[ix];
-        e.prev = kNil;
-        e.next = head_;
-        if (head_ != kNil) entries_[head_].prev = ix; else tail_ = ix;
+        links_[ix] = Links{kNil, head_};
+        if (head_ != kNil) links_[head_].prev = ix; else tail_ = ix;
         head_ = ix;
     }
+    uint32_t slot_value(uint32_t slot) const noexcept {
+        return wide_ ? static_cast<uint32_t*>(index_)[slot] : static_cast<uint16_t*>(index_)[slot];
+    }
+    void set_slot(uint32_t slot, uint32_t ix) noexcept {
+        if (wide_) static_cast<uint32_t*>(index_)[slot] = ix;
+        else static_cast<uint16_t*>(index_)[slot] = (uint16_t)ix;
+    }
+    bool slot_empty(uint32_t slot) const noexcept { return slot_value(slot) == (wide_ ? UINT32_MAX : UINT16_MAX); }
     void place_in_index(uint32_t ix) noexcept;
     void remove_from_index(uint32_t ix) noexcept;
     bool grow(Py_ssize_t maxsize);
 
-    void* block_ = nullptr;  // one allocation: index slots, then entries
-    int32_t* index_ = nullptr;
+    void* block_ = nullptr;  // one allocation: entries, links, index slots
+    void* index_ = nullptr;   // uint16_t or uint32_t slots (wide_), all ones when empty
     Entry* entries_ = nullptr;
+    Links* links_ = nullptr;  // bounded tables only
+    bool wide_ = false;
     uint32_t size_ = 0;
     uint32_t capacity_ = 0;  // entries that fit before growing
     uint32_t mask_ = 0;      // index slots - 1
