@@ -35,22 +35,30 @@ static struct PyModuleDef core_module = {
     nullptr,
 };
 
-PyMODINIT_FUNC PyInit__core(void) {
+// Static types and module-wide objects are set up once per process: a second
+// initialisation (a legacy subinterpreter) must not reset flags that
+// PyType_Ready already set.
+static bool init_process_state() {
+    if (g.str_boundcache) return true;
     init_instance_caches_type();
     init_wrapper_types();
     init_bound_method_type();
     init_cached_property_types();
     for (PyTypeObject* t : {&InstanceCaches_Type, &CachedFunction_Type, &CachedMethod_Type, &BoundCachedMethod_Type,
                             &CachedProperty_Type, &SlottedCachedProperty_Type}) {
-        if (PyType_Ready(t) < 0) return nullptr;
+        if (PyType_Ready(t) < 0) return false;
     }
-    if (!g.str_boundcache) {
-        g.str_boundcache = PyUnicode_InternFromString("__boundcache__");
-        g_kwd_mark = PyObject_CallNoArgs((PyObject*)&PyBaseObject_Type);
-        g.weak_table = PyDict_New();
-        g.cache_info_type = make_cache_info_type();
-        if (!g.str_boundcache || !g_kwd_mark || !g.weak_table || !g.cache_info_type) return nullptr;
-    }
+    g_kwd_mark = PyObject_CallNoArgs((PyObject*)&PyBaseObject_Type);
+    g.weak_table = PyDict_New();
+    g.cache_info_type = make_cache_info_type();
+    if (!g_kwd_mark || !g.weak_table || !g.cache_info_type) return false;
+    // Set last: it marks the state as complete.
+    g.str_boundcache = PyUnicode_InternFromString("__boundcache__");
+    return g.str_boundcache != nullptr;
+}
+
+PyMODINIT_FUNC PyInit__core(void) {
+    if (!init_process_state()) return nullptr;
     Ref m(PyModule_Create(&core_module));
     if (!m) return nullptr;
     struct {
