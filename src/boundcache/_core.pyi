@@ -10,6 +10,12 @@ from typing import Any, Generic, NamedTuple, TypedDict, TypeVar, final, overload
 
 from typing_extensions import Concatenate, ParamSpec, Self
 
+@final
+@type_check_only
+class _Anything:
+    """Stands for an object no real parameter expects: a first parameter that
+    accepts it accepts anything, so its function is not bound as a method."""
+
 _P = ParamSpec("_P")
 _Q = ParamSpec("_Q")
 _R = TypeVar("_R")
@@ -18,6 +24,7 @@ _S = TypeVar("_S")
 _S_co = TypeVar("_S_co", covariant=True)
 _T = TypeVar("_T")
 _T_co = TypeVar("_T_co", covariant=True)
+_StaticF = TypeVar("_StaticF", bound=Callable[Concatenate[_Anything, ...], Any])
 
 class CacheInfo(NamedTuple):
     """Cache statistics, equal to ``functools``' for the same numbers."""
@@ -54,12 +61,22 @@ class CachedFunction(Generic[_P, _R_co]):
     def __copy__(self) -> Self: ...
     def __deepcopy__(self, memo: Any, /) -> Self: ...
     def __set_name__(self, owner: type[Any], name: str) -> None: ...
-    # Binding.  ``self`` is annotated as a Callable so that both checkers
-    # match the instance against the first parameter (see docs/typing.md).
+    # Binding: what ``Cls.m`` and ``obj.m`` are.  ``self`` is annotated as a
+    # Callable so that both checkers match the owner or the instance against
+    # the function's first parameter.  Neither checker lets a stub see the
+    # ``@staticmethod``/``@classmethod`` decorators (they are flags on the
+    # function), so the first parameter decides; see docs/typing.md.
+    #
+    # A first parameter that accepts anything (unannotated, ``Any``,
+    # ``object``) is a static method's: never bound.
+    @overload
+    def __get__(  # type: ignore[misc]  # mypy: a Callable self-type is not a supertype of every CachedFunction
+        self: _StaticF, instance: object, owner: type[Any] | None = None, /
+    ) -> _StaticF: ...
     # Through the class: a class method (first parameter ``type[owner]``) is
     # bound to the class; anything else is the wrapper itself.
     @overload
-    def __get__(  # type: ignore[misc]  # mypy: a Callable self-type is not a supertype of every CachedFunction
+    def __get__(  # type: ignore[misc]  # as above
         self: Callable[Concatenate[type[_S], _Q], _R], instance: None, owner: type[_S], /
     ) -> BoundCachedMethod[type[_S], _Q, _R]: ...
     @overload
@@ -118,12 +135,15 @@ class _LruCacheDecorator:
     @overload
     def __call__(self, user_function: Callable[_P, _R], /) -> CachedFunction[_P, _R]: ...
 
-@overload
-def lru_cache(maxsize: int | None = 128, typed: bool = False) -> _LruCacheDecorator: ...
+# The bare form comes first and the called form last: their argument types do
+# not overlap, and pyright explains a failed call against the last overload,
+# so a wrong ``maxsize`` is reported against ``int | None``.
 @overload
 def lru_cache(maxsize: classmethod[_T, _P, _R], typed: bool = False) -> _CachedClassMethod[_T, _P, _R]: ...
 @overload
 def lru_cache(maxsize: Callable[_P, _R], typed: bool = False) -> CachedFunction[_P, _R]: ...
+@overload
+def lru_cache(maxsize: int | None = 128, typed: bool = False) -> _LruCacheDecorator: ...
 @overload
 def cache(user_function: classmethod[_T, _P, _R], /) -> _CachedClassMethod[_T, _P, _R]: ...
 @overload
