@@ -67,7 +67,8 @@ cached_convert("a")  # E: arg-type | reportArgumentType
 # 5. The checkers hide @staticmethod from the stubs, so the first parameter
 #    decides: one that accepts anything (unannotated, Any, object) is never
 #    bound, one that is a `type[...]` of the owner is bound like a class
-#    method, and a function with no parameters in a class body is taken for a
+#    method, one that accepts the instance is bound when reached through an
+#    instance (call such static methods through the class), and a function with no parameters in a class body is taken for a
 #    static method (the runtime would pass the instance: not reported).
 class Odd:
     @staticmethod
@@ -75,10 +76,17 @@ class Odd:
     def make(kind: type["Odd"]) -> "Odd":
         return kind()
 
+    @staticmethod
+    @cache
+    def merge(a: "Odd", b: "Odd") -> "Odd":
+        return a
+
     @cache
     def no_self() -> int:
         return 1
 
 
 Odd.make(Odd)  # E: call-arg | reportCallIssue
+Odd.merge(Odd(), Odd())
+Odd().merge(Odd(), Odd())  # E: call-arg | reportCallIssue
 Odd().no_self()
