@@ -5,6 +5,10 @@ from typing_extensions import assert_type
 from boundcache import BoundCachedMethod, CacheInfo, cache, cached_property, lru_cache
 
 
+def _sized(cls: "type[Registry]", size: int) -> int:
+    return size
+
+
 class Registry:
     def __init__(self, names: list[str]) -> None:
         self.names = names
@@ -39,6 +43,9 @@ class Registry:
     def first(self) -> str:
         return self.names[0]
 
+    # A decorator written out as a call.
+    sized = cache(classmethod(_sized))
+
     @cached_property
     def label(self) -> str:
         return ",".join(self.names)
@@ -62,6 +69,11 @@ assert_type(reg.empty(), Registry)
 assert_type(Registry.empty, BoundCachedMethod[type[Registry], [], Registry])
 assert_type(Registry.named.cache_info(), CacheInfo)
 reg.empty.cache_clear()
+
+# Written-out call: cache(classmethod(f)).
+assert_type(Registry.sized(3), int)
+assert_type(reg.sized(size=3), int)
+assert_type(reg.sized.cache_info(), CacheInfo)
 
 # property above the decorator.
 assert_type(reg.total, int)
