@@ -1,3 +1,73 @@
-#include <Python.h>
-static struct PyModuleDef core_module = {PyModuleDef_HEAD_INIT, "boundcache._core", nullptr, -1, nullptr};
-PyMODINIT_FUNC PyInit__core(void) { return PyModule_Create(&core_module); }
+// The boundcache._core module: readies the types and the module-wide objects.
+//
+// Single-phase initialisation with static types: the module is shared by
+// the legacy subinterpreters of a process and refuses to load in an
+// interpreter with its own GIL (CPython raises a clear ImportError there).
+#include "objects.hpp"
+
+namespace bc {
+void init_instance_caches_type();
+void init_wrapper_types();
+void init_bound_method_type();
+void init_cached_property_types();
+}  // namespace bc
+
+using namespace bc;
+
+static PyObject* make_cache_info_type() {
+    Ref collections(PyImport_ImportModule("collections"));
+    if (!collections) return nullptr;
+    Ref fields(Py_BuildValue("[ssss]", "hits", "misses", "maxsize", "currsize"));
+    if (!fields) return nullptr;
+    Ref namedtuple(PyObject_GetAttrString(collections.get(), "namedtuple"));
+    if (!namedtuple) return nullptr;
+    Ref args(Py_BuildValue("(sO)", "CacheInfo", fields.get()));
+    Ref kwargs(Py_BuildValue("{ss}", "module", "boundcache"));
+    if (!args || !kwargs) return nullptr;
+    return PyObject_Call(namedtuple.get(), args.get(), kwargs.get());
+}
+
+static struct PyModuleDef core_module = {
+    PyModuleDef_HEAD_INIT,
+    "boundcache._core",
+    "The C++ core of boundcache: wrappers, per-instance storage and the LRU store.",
+    -1,
+    nullptr,
+};
+
+PyMODINIT_FUNC PyInit__core(void) {
+    init_instance_caches_type();
+    init_wrapper_types();
+    init_bound_method_type();
+    init_cached_property_types();
+    for (PyTypeObject* t : {&InstanceCaches_Type, &CachedFunction_Type, &CachedMethod_Type, &BoundCachedMethod_Type,
+                            &CachedProperty_Type, &SlottedCachedProperty_Type}) {
+        if (PyType_Ready(t) < 0) return nullptr;
+    }
+    if (!g.str_boundcache) {
+        g.str_boundcache = PyUnicode_InternFromString("__boundcache__");
+        g_kwd_mark = PyObject_CallNoArgs((PyObject*)&PyBaseObject_Type);
+        g.weak_table = PyDict_New();
+        g.cache_info_type = make_cache_info_type();
+        if (!g.str_boundcache || !g_kwd_mark || !g.weak_table || !g.cache_info_type) return nullptr;
+    }
+    Ref m(PyModule_Create(&core_module));
+    if (!m) return nullptr;
+    struct {
+        const char* name;
+        PyObject* obj;
+    } exports[] = {
+        {"CachedFunction", (PyObject*)&CachedFunction_Type},
+        {"CachedMethod", (PyObject*)&CachedMethod_Type},
+        {"BoundCachedMethod", (PyObject*)&BoundCachedMethod_Type},
+        {"InstanceCaches", (PyObject*)&InstanceCaches_Type},
+        {"cached_property", (PyObject*)&CachedProperty_Type},
+        {"SlottedCachedProperty", (PyObject*)&SlottedCachedProperty_Type},
+        {"CacheInfo", g.cache_info_type},
+        {"_weak_table", g.weak_table},
+    };
+    for (auto& e : exports) {
+        if (PyModule_AddObjectRef(m.get(), e.name, e.obj) < 0) return nullptr;
+    }
+    return m.release();
+}

@@ -1,0 +1,209 @@
+// BoundCachedMethod: what `obj.m` returns. It holds the instance only for as
+// long as the bound object itself lives (like a bound method); the cache it
+// reaches is the instance's own, so obj.m.cache_info() and
+// obj.m.cache_clear() see that one instance.
+#include "objects.hpp"
+
+namespace bc {
+
+// Calls the wrapper's method-semantics entry with the instance prepended.
+PyObject* bound_vectorcall(PyObject* self, PyObject* const* args, size_t nargsf, PyObject* kwnames) {
+    auto* b = (BoundCachedMethodObject*)self;
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    PyObject* wrapper = (PyObject*)b->wrapper;
+    vectorcallfunc call = b->wrapper->method_call;
+    if (nargsf & PY_VECTORCALL_ARGUMENTS_OFFSET) {
+        // The caller lets us borrow args[-1]; restore it afterwards.
+        auto** with_self = const_cast<PyObject**>(args) - 1;
+        PyObject* saved = with_self[0];
+        with_self[0] = b->self;
+        PyObject* result = call(wrapper, with_self, nargs + 1, kwnames);
+        with_self[0] = saved;
+        return result;
+    }
+    Py_ssize_t total = nargs + (kwnames ? PyTuple_GET_SIZE(kwnames) : 0);
+    PyObject* small[8];
+    PyObject** with_self = total + 1 <= 8 ? small : (PyObject**)PyMem_Malloc((total + 1) * sizeof(PyObject*));
+    if (!with_self) return PyErr_NoMemory();
+    with_self[0] = b->self;
+    for (Py_ssize_t i = 0; i < total; i++) with_self[i + 1] = args[i];
+    PyObject* result = call(wrapper, with_self, nargs + 1, kwnames);
+    if (with_self != small) PyMem_Free(with_self);
+    return result;
+}
+
+static int bound_traverse(PyObject* self, visitproc visit, void* arg) {
+    auto* b = (BoundCachedMethodObject*)self;
+    Py_VISIT((PyObject*)b->wrapper);
+    Py_VISIT(b->self);
+    return 0;
+}
+
+static int bound_clear(PyObject* self) {
+    auto* b = (BoundCachedMethodObject*)self;
+    Py_CLEAR(b->wrapper);
+    Py_CLEAR(b->self);
+    return 0;
+}
+
+static void bound_dealloc(PyObject* self) {
+    PyObject_GC_UnTrack(self);
+    bound_clear(self);
+    Py_TYPE(self)->tp_free(self);
+}
+
+// The instance's cache for this method, if it has one yet.
+static MethodCache* own_cache(BoundCachedMethodObject* b, Ref& holder) {
+    holder.reset(find_instance_caches(b->self));
+    if (!holder) return nullptr;
+    return find_method_cache((InstanceCachesObject*)holder.get(), b->wrapper);
+}
+
+static PyObject* bound_cache_info(PyObject* self, PyObject*) {
+    auto* b = (BoundCachedMethodObject*)self;
+    Ref holder;
+    MethodCache* mc = own_cache(b, holder);
+    if (!mc && PyErr_Occurred()) return nullptr;
+    if (!mc) return make_cache_info(0, 0, b->wrapper->maxsize, 0);
+    return make_cache_info(mc->table.hits(), mc->table.misses(), b->wrapper->maxsize, mc->table.size());
+}
+
+static PyObject* bound_cache_clear(PyObject* self, PyObject*) {
+    auto* b = (BoundCachedMethodObject*)self;
+    Ref holder;
+    MethodCache* mc = own_cache(b, holder);
+    if (!mc && PyErr_Occurred()) return nullptr;
+    if (mc) {
+        retire_method_cache(mc);  // the per-class sums keep counting them
+        Graveyard graveyard;
+        mc->table.take_all(graveyard);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject* bound_cache_parameters(PyObject* self, PyObject*) {
+    return PyObject_CallMethod((PyObject*)((BoundCachedMethodObject*)self)->wrapper, "cache_parameters", nullptr);
+}
+
+static PyObject* bound_reduce(PyObject* self, PyObject*) {
+    auto* b = (BoundCachedMethodObject*)self;
+    Ref name(PyObject_GetAttrString((PyObject*)b->wrapper, "__name__"));
+    if (!name) return nullptr;
+    PyObject* builtins = PyEval_GetBuiltins();  // borrowed
+    PyObject* getattr = builtins ? PyDict_GetItemString(builtins, "getattr") : nullptr;
+    if (!getattr) {
+        PyErr_SetString(PyExc_RuntimeError, "builtins.getattr not found");
+        return nullptr;
+    }
+    return Py_BuildValue("O(OO)", getattr, b->self, name.get());
+}
+
+static PyObject* bound_get_self(PyObject* self, void*) { return Py_NewRef(((BoundCachedMethodObject*)self)->self); }
+
+static PyObject* bound_get_wrapped(PyObject* self, void*) {
+    return PyObject_GetAttrString((PyObject*)((BoundCachedMethodObject*)self)->wrapper, "__wrapped__");
+}
+
+static PyObject* bound_get_doc(PyObject* self, void*) {
+    return PyObject_GetAttrString((PyObject*)((BoundCachedMethodObject*)self)->wrapper, "__doc__");
+}
+
+// inspect.signature(obj.m): the function's signature without its first
+// parameter, as for a bound method.
+static PyObject* bound_get_signature(PyObject* self, void*) {
+    auto* b = (BoundCachedMethodObject*)self;
+    Ref inspect(PyImport_ImportModule("inspect"));
+    if (!inspect) return nullptr;
+    Ref sig(PyObject_CallMethod(inspect.get(), "signature", "O", (PyObject*)b->wrapper));
+    if (!sig) return nullptr;
+    Ref params(PyObject_GetAttrString(sig.get(), "parameters"));
+    if (!params) return nullptr;
+    Ref values(PyObject_CallMethod(params.get(), "values", nullptr));
+    if (!values) return nullptr;
+    Ref list(PySequence_List(values.get()));
+    if (!list) return nullptr;
+    Py_ssize_t n = PyList_GET_SIZE(list.get());
+    Ref rest(PyList_GetSlice(list.get(), n ? 1 : 0, n));
+    if (!rest) return nullptr;
+    Ref replace(PyObject_GetAttrString(sig.get(), "replace"));
+    if (!replace) return nullptr;
+    Ref kwargs(Py_BuildValue("{sO}", "parameters", rest.get()));
+    if (!kwargs) return nullptr;
+    Ref empty(PyTuple_New(0));
+    if (!empty) return nullptr;
+    return PyObject_Call(replace.get(), empty.get(), kwargs.get());
+}
+
+// Everything else (__name__, __qualname__, __module__, ...) comes from the
+// wrapper, as a bound method forwards to its function.
+static PyObject* bound_getattro(PyObject* self, PyObject* name) {
+    PyObject* r = _PyObject_GenericGetAttrWithDict(self, name, nullptr, 1);
+    if (r || PyErr_Occurred()) return r;
+    return PyObject_GetAttr((PyObject*)((BoundCachedMethodObject*)self)->wrapper, name);
+}
+
+static PyObject* bound_richcompare(PyObject* a, PyObject* b, int op) {
+    if ((op != Py_EQ && op != Py_NE) || !Py_IS_TYPE(b, &BoundCachedMethod_Type)) Py_RETURN_NOTIMPLEMENTED;
+    auto* x = (BoundCachedMethodObject*)a;
+    auto* y = (BoundCachedMethodObject*)b;
+    bool eq = x->wrapper == y->wrapper && x->self == y->self;
+    return PyBool_FromLong(op == Py_EQ ? eq : !eq);
+}
+
+static Py_hash_t bound_hash(PyObject* self) {
+    auto* b = (BoundCachedMethodObject*)self;
+    Py_hash_t h = _Py_HashPointer(b->self) ^ _Py_HashPointer(b->wrapper);
+    return h == -1 ? -2 : h;
+}
+
+static PyObject* bound_repr(PyObject* self) {
+    auto* b = (BoundCachedMethodObject*)self;
+    Ref qualname(PyObject_GetAttrString((PyObject*)b->wrapper, "__qualname__"));
+    if (!qualname) {
+        PyErr_Clear();
+        qualname.reset(PyUnicode_FromString("?"));
+        if (!qualname) return nullptr;
+    }
+    return PyUnicode_FromFormat("<bound cached method %U of %R>", qualname.get(), b->self);
+}
+
+static PyMethodDef bound_methods[] = {
+    {"cache_info", bound_cache_info, METH_NOARGS, "Report this instance's cache statistics."},
+    {"cache_clear", bound_cache_clear, METH_NOARGS, "Clear this instance's cache and statistics."},
+    {"cache_parameters", bound_cache_parameters, METH_NOARGS, "{'maxsize': ..., 'typed': ...}"},
+    {"__reduce__", bound_reduce, METH_NOARGS, nullptr},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+static PyGetSetDef bound_getset[] = {
+    {"__self__", bound_get_self, nullptr, "The instance whose cache this is.", nullptr},
+    {"__wrapped__", bound_get_wrapped, nullptr, "The memoized function.", nullptr},
+    {"__doc__", bound_get_doc, nullptr, nullptr, nullptr},
+    {"__signature__", bound_get_signature, nullptr, "The signature without its first parameter.", nullptr},
+    {nullptr, nullptr, nullptr, nullptr, nullptr},
+};
+
+PyTypeObject BoundCachedMethod_Type = {
+    PyVarObject_HEAD_INIT(nullptr, 0)
+    "boundcache.BoundCachedMethod",
+    sizeof(BoundCachedMethodObject),
+};
+
+void init_bound_method_type() {
+    PyTypeObject& t = BoundCachedMethod_Type;
+    t.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL;
+    t.tp_doc = "A cached method bound to an instance: obj.m.";
+    t.tp_dealloc = bound_dealloc;
+    t.tp_traverse = bound_traverse;
+    t.tp_clear = bound_clear;
+    t.tp_repr = bound_repr;
+    t.tp_hash = bound_hash;
+    t.tp_richcompare = bound_richcompare;
+    t.tp_getattro = bound_getattro;
+    t.tp_call = PyVectorcall_Call;
+    t.tp_vectorcall_offset = offsetof(BoundCachedMethodObject, vectorcall);
+    t.tp_methods = bound_methods;
+    t.tp_getset = bound_getset;
+}
+
+}  // namespace bc

@@ -1,0 +1,157 @@
+// Object layouts shared by the extension's files, and the module-wide state.
+#pragma once
+#include "lru_store.hpp"
+
+namespace bc {
+
+// A node of the circular list through which a wrapper reaches the caches that
+// instances hold for it (for Cls.m.cache_info() and Cls.m.cache_clear()),
+// without holding those instances.
+struct LiveLink {
+    LiveLink* prev;
+    LiveLink* next;
+};
+
+struct CachedFunctionObject;
+
+// One cached method's cache on one owner. Owned by the owner's
+// InstanceCaches container; lives exactly as long as that container.
+struct MethodCache {
+    LiveLink link;                  // first member: LiveLink* <-> MethodCache*
+    CachedFunctionObject* wrapper;  // strong reference
+    Table table;
+};
+
+// The wrapper returned by lru_cache. CachedMethod is a subclass type with the
+// same layout that adds Py_TPFLAGS_METHOD_DESCRIPTOR.
+struct CachedFunctionObject {
+    PyObject_HEAD
+    vectorcallfunc vectorcall;   // chosen at decoration time: function or method semantics
+    vectorcallfunc method_call;  // method semantics (args[0] is the owner), for bound calls
+    PyObject* func;
+    PyObject* dict;
+    PyObject* weakreflist;
+    Py_ssize_t maxsize;    // -1: unbounded
+    bool typed;
+    bool promote_on_set_name;  // __set_name__ makes a function wrapper a method wrapper
+    Table table;           // the cache of calls with function semantics
+    LiveLink live;         // sentinel of the list of MethodCaches for this wrapper
+    // Statistics of per-owner caches that died or were cleared on their own,
+    // so that Cls.m.cache_info() sums over every instance.
+    Py_ssize_t retired_hits;
+    Py_ssize_t retired_misses;
+};
+
+// The bound object `obj.m`.
+struct BoundCachedMethodObject {
+    PyObject_HEAD
+    vectorcallfunc vectorcall;
+    CachedFunctionObject* wrapper;
+    PyObject* self;
+};
+
+struct CachedPropertyObject;
+
+// A cached_property value kept outside the instance __dict__ (slots classes).
+struct PropertyValue {
+    PyObject* descr;  // strong
+    PyObject* value;  // strong
+};
+
+// The per-owner container stored under __boundcache__: every cache that
+// boundcache keeps for one owner. It never references its owner.
+struct InstanceCachesObject {
+    PyObject_HEAD
+    // Identity of the owner, never dereferenced. A container reached from an
+    // object that is not its owner (a shallow copy's __dict__, a class-level
+    // container seen through an instance) is ignored and replaced.
+    void* owner;
+    PyObject* owner_weakref;  // only for owners kept in the weak table
+    uint32_t n_caches, cap_caches;
+    MethodCache** caches;
+    uint32_t n_props, cap_props;
+    PropertyValue* props;
+};
+
+extern PyTypeObject CachedFunction_Type;
+extern PyTypeObject CachedMethod_Type;
+extern PyTypeObject BoundCachedMethod_Type;
+extern PyTypeObject InstanceCaches_Type;
+extern PyTypeObject CachedProperty_Type;
+extern PyTypeObject SlottedCachedProperty_Type;
+
+// Module-wide objects, created once at import.
+struct Globals {
+    PyObject* str_boundcache;   // "__boundcache__"
+    PyObject* cache_info_type;  // CacheInfo named tuple
+    PyObject* weak_table;       // {id(owner): container} for owners with no dict and no slot
+};
+extern Globals g;
+
+inline bool type_has_dict(PyTypeObject* tp) {
+#ifdef Py_TPFLAGS_MANAGED_DICT
+    if (tp->tp_flags & Py_TPFLAGS_MANAGED_DICT) return true;
+#endif
+    return tp->tp_dictoffset != 0;
+}
+
+// --- per-owner storage (instance_storage.cpp) ---
+
+// The owner's container if it has one, as a new reference; NULL without an
+// exception if it has none; NULL with an exception on error.
+PyObject* find_instance_caches_slow(PyObject* owner);
+
+inline PyObject* find_instance_caches(PyObject* owner) {
+    PyObject* c = _PyObject_GenericGetAttrWithDict(owner, g.str_boundcache, nullptr, 1);
+    if (c) {
+        if (Py_IS_TYPE(c, &InstanceCaches_Type) && ((InstanceCachesObject*)c)->owner == owner) return c;
+        Py_DECREF(c);
+    } else if (PyErr_Occurred()) {
+        return nullptr;
+    }
+    return find_instance_caches_slow(owner);
+}
+
+// The owner's container, created and attached if needed (new reference).
+PyObject* instance_caches_for(PyObject* owner);
+
+// The MethodCache for `wrapper` in container `c`, added if missing.
+MethodCache* method_cache_in(InstanceCachesObject* c, CachedFunctionObject* wrapper);
+
+inline MethodCache* find_method_cache(InstanceCachesObject* c, CachedFunctionObject* wrapper) {
+    for (uint32_t i = 0; i < c->n_caches; i++)
+        if (c->caches[i]->wrapper == wrapper) return c->caches[i];
+    return nullptr;
+}
+
+// Hot path of every method call: the owner's cache for `wrapper`. `holder`
+// receives the container, which the caller keeps for the whole call so that
+// the MethodCache outlives anything the call runs.
+inline MethodCache* method_cache_for(PyObject* owner, CachedFunctionObject* wrapper, Ref& holder) {
+    PyObject* c = _PyObject_GenericGetAttrWithDict(owner, g.str_boundcache, nullptr, 1);
+    if (!c || !Py_IS_TYPE(c, &InstanceCaches_Type) || ((InstanceCachesObject*)c)->owner != owner) {
+        Py_XDECREF(c);
+        if (PyErr_Occurred()) return nullptr;
+        c = instance_caches_for(owner);
+        if (!c) return nullptr;
+    }
+    holder.reset(c);
+    auto* ic = (InstanceCachesObject*)c;
+    if (MethodCache* mc = find_method_cache(ic, wrapper)) return mc;
+    return method_cache_in(ic, wrapper);
+}
+
+// Value slots for cached_property on owners without a __dict__.
+PropertyValue* find_property_value(InstanceCachesObject* c, PyObject* descr);
+int set_property_value(InstanceCachesObject* c, PyObject* descr, PyObject* value);  // steals nothing
+bool remove_property_value(InstanceCachesObject* c, PyObject* descr);
+
+// --- wrappers (wrapper.cpp, bound_method.cpp) ---
+PyObject* bound_vectorcall(PyObject* self, PyObject* const* args, size_t nargsf, PyObject* kwnames);
+PyObject* make_cache_info(Py_ssize_t hits, Py_ssize_t misses, Py_ssize_t maxsize, Py_ssize_t currsize);
+// Adds a dying or cleared per-owner cache's statistics to its wrapper's sums.
+void retire_method_cache(MethodCache* mc);
+void unlink_method_cache(MethodCache* mc);
+void link_method_cache(CachedFunctionObject* w, MethodCache* mc);
+
+}  // namespace bc

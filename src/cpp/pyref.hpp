@@ -1,0 +1,62 @@
+// Owning references to Python objects, so that no function juggles Py_DECREF by hand.
+#pragma once
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <cstddef>
+#include <initializer_list>
+#include <new>
+
+namespace bc {
+
+// A strong reference. Constructing from a raw pointer steals it (the usual
+// convention for "new reference" results); Ref::borrow takes a new one.
+class Ref {
+public:
+    Ref() noexcept = default;
+    explicit Ref(PyObject* p) noexcept : p_(p) {}
+    static Ref borrow(PyObject* p) noexcept {
+        Py_XINCREF(p);
+        return Ref(p);
+    }
+    Ref(const Ref&) = delete;
+    Ref& operator=(const Ref&) = delete;
+    Ref(Ref&& o) noexcept : p_(o.p_) { o.p_ = nullptr; }
+    Ref& operator=(Ref&& o) noexcept {
+        reset(o.release());
+        return *this;
+    }
+    ~Ref() { Py_XDECREF(p_); }
+
+    PyObject* get() const noexcept { return p_; }
+    explicit operator bool() const noexcept { return p_ != nullptr; }
+    PyObject* release() noexcept {
+        PyObject* p = p_;
+        p_ = nullptr;
+        return p;
+    }
+    // The old object is released only after the new one is in place: its
+    // finalizer may run arbitrary code that reads this slot.
+    void reset(PyObject* p = nullptr) noexcept {
+        PyObject* old = p_;
+        p_ = p;
+        Py_XDECREF(old);
+    }
+
+private:
+    PyObject* p_ = nullptr;
+};
+
+// Releases a field of a Python object the way Py_CLEAR does: the field is
+// NULL before the old value's finalizer can observe it.
+inline void clear_field(PyObject*& field) noexcept { Py_CLEAR(field); }
+
+// The attribute, or NULL without an exception if it is missing
+// (PyObject_GetOptionalAttr is 3.13+).
+inline PyObject* get_optional_attr(PyObject* obj, const char* name) {
+    PyObject* v = PyObject_GetAttrString(obj, name);
+    if (!v && PyErr_ExceptionMatches(PyExc_AttributeError)) PyErr_Clear();
+    return v;
+}
+
+}  // namespace bc

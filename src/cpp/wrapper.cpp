@@ -1,0 +1,394 @@
+// The wrapper returned by lru_cache (CachedFunction, and CachedMethod for
+// methods defined in a class body) and the bound object `obj.m`
+// (BoundCachedMethod).
+//
+// Behaviour is chosen once, when the wrapper is made: its vectorcall pointer
+// is one of twelve specialisations (uncached / unbounded / bounded LRU,
+// typed or not, function or method semantics), so a call runs no branch
+// that decoration could have decided, as CPython does with its bounded,
+// infinite and uncached wrappers.
+//
+// Function semantics key the wrapper's own table on every argument, exactly
+// as functools does. Method semantics take args[0] as the owner and key the
+// owner's own cache (instance_storage.cpp) on the remaining arguments.
+//
+// Re-entrancy: the wrapped function, and __hash__/__eq__ of arguments, may
+// call this cache again, clear it, raise, or release the GIL. A call
+// therefore (1) holds the owner's container for its whole duration, so the
+// MethodCache it uses cannot be freed under it; (2) looks the key up again
+// after the function returns before storing; (3) never releases a reference
+// while a table is inconsistent (Graveyard, lru_store.hpp).
+#include "objects.hpp"
+
+#include <cstddef>
+
+namespace bc {
+
+Globals g;
+PyObject* g_kwd_mark;
+
+namespace {
+
+enum class Kind { Uncached, Unbounded, Bounded };
+
+PyObject* call_function(CachedFunctionObject* w, PyObject* const* args, size_t nargsf, PyObject* kwnames) {
+    // func is NULL only after the GC cleared an unreachable wrapper that a
+    // finalizer still calls.
+    if (!w->func) {
+        PyErr_SetString(PyExc_ReferenceError, "this boundcache wrapper has been cleared by the garbage collector");
+        return nullptr;
+    }
+    return PyObject_Vectorcall(w->func, args, nargsf, kwnames);
+}
+
+template <Kind K, bool Typed>
+PyObject* cached_call(Table& t, CachedFunctionObject* w, PyObject* const* key_args, Py_ssize_t key_nargs,
+                      PyObject* const* args, size_t nargsf, PyObject* kwnames) {
+    if constexpr (K == Kind::Uncached) {
+        // maxsize=0: functools counts a miss and does not even build a key,
+        // so unhashable arguments are accepted.
+        t.count_miss();
+        return call_function(w, args, nargsf, kwnames);
+    } else {
+        CallKey<Typed> key(key_args, key_nargs, kwnames);
+        Py_hash_t hash = key.hash();
+        if (hash == -1) return nullptr;
+        int64_t ix = t.find(key, hash);
+        if (ix >= 0) {
+            t.count_hit();
+            if constexpr (K == Kind::Bounded) t.move_to_front((uint32_t)ix);
+            return Py_NewRef(t.value_at(ix));
+        }
+        if (ix == Table::kError) return nullptr;
+        t.count_miss();
+        Ref result(call_function(w, args, nargsf, kwnames));
+        if (!result) return nullptr;
+        // Build the stored key before the second lookup: allocating it can
+        // run the GC, and so finalizers that use this cache.
+        Ref stored(key.materialize());
+        if (!stored) return nullptr;
+        // The call may have stored this key (recursion), cleared or evicted
+        // entries: look again. Between this lookup and the insert no user
+        // code runs.
+        ix = t.find(key, hash);
+        if (ix == Table::kError) return nullptr;
+        if (ix >= 0) return result.release();  // as functools: keep the entry already there
+        Graveyard graveyard;  // the evicted entry, released after the insert
+        if (!t.insert(hash, stored.release(), Py_NewRef(result.get()), K == Kind::Bounded ? w->maxsize : -1,
+                      graveyard))
+            return nullptr;
+        return result.release();
+    }
+}
+
+template <Kind K, bool Typed>
+PyObject* function_vectorcall(PyObject* self, PyObject* const* args, size_t nargsf, PyObject* kwnames) {
+    auto* w = (CachedFunctionObject*)self;
+    return cached_call<K, Typed>(w->table, w, args, PyVectorcall_NARGS(nargsf), args, nargsf, kwnames);
+}
+
+template <Kind K, bool Typed>
+PyObject* method_vectorcall(PyObject* self, PyObject* const* args, size_t nargsf, PyObject* kwnames) {
+    auto* w = (CachedFunctionObject*)self;
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    // No positional owner: nothing to cache on; the function itself reports
+    // the missing argument (or accepts the call).
+    if (nargs == 0) return call_function(w, args, nargsf, kwnames);
+    Ref holder;
+    MethodCache* mc = method_cache_for(args[0], w, holder);
+    if (!mc) return nullptr;
+    return cached_call<K, Typed>(mc->table, w, args + 1, nargs - 1, args, nargsf, kwnames);
+}
+
+template <bool Method, bool Typed>
+vectorcallfunc pick(Kind kind) {
+    switch (kind) {
+        case Kind::Uncached:
+            return Method ? method_vectorcall<Kind::Uncached, Typed> : function_vectorcall<Kind::Uncached, Typed>;
+        case Kind::Unbounded:
+            return Method ? method_vectorcall<Kind::Unbounded, Typed> : function_vectorcall<Kind::Unbounded, Typed>;
+        default:
+            return Method ? method_vectorcall<Kind::Bounded, Typed> : function_vectorcall<Kind::Bounded, Typed>;
+    }
+}
+
+vectorcallfunc pick(Kind kind, bool typed, bool method) {
+    if (method) return typed ? pick<true, true>(kind) : pick<true, false>(kind);
+    return typed ? pick<false, true>(kind) : pick<false, false>(kind);
+}
+
+Kind kind_of(Py_ssize_t maxsize) { return maxsize < 0 ? Kind::Unbounded : maxsize == 0 ? Kind::Uncached : Kind::Bounded; }
+
+PyObject* maxsize_object(Py_ssize_t maxsize) { return maxsize < 0 ? Py_NewRef(Py_None) : PyLong_FromSsize_t(maxsize); }
+
+}  // namespace
+
+// ---- per-owner cache bookkeeping ----
+
+void link_method_cache(CachedFunctionObject* w, MethodCache* mc) {
+    LiveLink* head = &w->live;
+    mc->link.prev = head->prev;
+    mc->link.next = head;
+    head->prev->next = &mc->link;
+    head->prev = &mc->link;
+}
+
+void unlink_method_cache(MethodCache* mc) {
+    mc->link.prev->next = mc->link.next;
+    mc->link.next->prev = mc->link.prev;
+    mc->link.prev = mc->link.next = &mc->link;
+}
+
+void retire_method_cache(MethodCache* mc) {
+    mc->wrapper->retired_hits += mc->table.hits();
+    mc->wrapper->retired_misses += mc->table.misses();
+    mc->table.reset_stats();
+}
+
+template <class F>
+static void for_each_live(CachedFunctionObject* w, F&& f) {
+    for (LiveLink* l = w->live.next; l != &w->live; l = l->next) f(reinterpret_cast<MethodCache*>(l));
+}
+
+PyObject* make_cache_info(Py_ssize_t hits, Py_ssize_t misses, Py_ssize_t maxsize, Py_ssize_t currsize) {
+    Ref max(maxsize_object(maxsize));
+    if (!max) return nullptr;
+    return PyObject_CallFunction(g.cache_info_type, "nnOn", hits, misses, max.get(), currsize);
+}
+
+// ---- CachedFunction / CachedMethod ----
+
+static PyObject* wrapper_new(PyTypeObject* type, PyObject* args, PyObject* kwds) {
+    static const char* kwlist[] = {"func", "maxsize", "typed", "promote_on_set_name", nullptr};
+    PyObject* func;
+    PyObject* maxsize_obj = Py_None;
+    int typed = 0, promote = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|Opp:CachedFunction", (char**)kwlist, &func, &maxsize_obj,
+                                     &typed, &promote))
+        return nullptr;
+    if (!PyCallable_Check(func)) {
+        PyErr_SetString(PyExc_TypeError, "the first argument must be callable");
+        return nullptr;
+    }
+    Py_ssize_t maxsize;
+    if (maxsize_obj == Py_None) {
+        maxsize = -1;
+    } else if (PyLong_Check(maxsize_obj)) {
+        maxsize = PyLong_AsSsize_t(maxsize_obj);
+        if (maxsize == -1 && PyErr_Occurred()) {
+            // Larger than any table can be: unbounded in practice, as in functools.
+            if (!PyErr_ExceptionMatches(PyExc_OverflowError)) return nullptr;
+            PyErr_Clear();
+            maxsize = _PyLong_Sign(maxsize_obj) < 0 ? 0 : PY_SSIZE_T_MAX;
+        }
+        if (maxsize < 0) maxsize = 0;
+    } else {
+        PyErr_SetString(PyExc_TypeError, "maxsize should be an integer or None");
+        return nullptr;
+    }
+    auto* w = (CachedFunctionObject*)type->tp_alloc(type, 0);
+    if (!w) return nullptr;
+    new (&w->table) Table();
+    w->live.prev = w->live.next = &w->live;
+    w->func = Py_NewRef(func);
+    w->maxsize = maxsize;
+    w->typed = typed;
+    w->promote_on_set_name = promote;
+    Kind kind = kind_of(maxsize);
+    bool method = type == &CachedMethod_Type;
+    w->method_call = pick(kind, typed, true);
+    w->vectorcall = pick(kind, typed, method);
+    return (PyObject*)w;
+}
+
+static int wrapper_traverse(PyObject* self, visitproc visit, void* arg) {
+    auto* w = (CachedFunctionObject*)self;
+    Py_VISIT(w->func);
+    Py_VISIT(w->dict);
+    return w->table.traverse(visit, arg);
+}
+
+static int wrapper_clear(PyObject* self) {
+    auto* w = (CachedFunctionObject*)self;
+    Graveyard graveyard;
+    w->table.take_all(graveyard);
+    Py_CLEAR(w->func);
+    Py_CLEAR(w->dict);
+    return 0;
+}
+
+static void wrapper_dealloc(PyObject* self) {
+    auto* w = (CachedFunctionObject*)self;
+    PyObject_GC_UnTrack(self);
+    if (w->weakreflist) PyObject_ClearWeakRefs(self);
+    wrapper_clear(self);
+    // Every MethodCache holds a reference to its wrapper, so none is left.
+    w->table.~Table();
+    Py_TYPE(self)->tp_free(self);
+}
+
+static PyObject* wrapper_descr_get(PyObject* self, PyObject* obj, PyObject*) {
+    if (!obj || obj == Py_None) return Py_NewRef(self);
+    auto* b = PyObject_GC_New(BoundCachedMethodObject, &BoundCachedMethod_Type);
+    if (!b) return nullptr;
+    b->wrapper = (CachedFunctionObject*)Py_NewRef(self);
+    b->self = Py_NewRef(obj);
+    b->vectorcall = bound_vectorcall;
+    PyObject_GC_Track(b);
+    return (PyObject*)b;
+}
+
+static PyObject* wrapper_cache_info(PyObject* self, PyObject*) {
+    auto* w = (CachedFunctionObject*)self;
+    Py_ssize_t hits = w->table.hits() + w->retired_hits;
+    Py_ssize_t misses = w->table.misses() + w->retired_misses;
+    Py_ssize_t size = w->table.size();
+    for_each_live(w, [&](MethodCache* mc) {
+        hits += mc->table.hits();
+        misses += mc->table.misses();
+        size += mc->table.size();
+    });
+    return make_cache_info(hits, misses, w->maxsize, size);
+}
+
+static PyObject* wrapper_cache_clear(PyObject* self, PyObject*) {
+    auto* w = (CachedFunctionObject*)self;
+    Graveyard graveyard;  // released once every cache is empty
+    w->table.take_all(graveyard);
+    w->table.reset_stats();
+    w->retired_hits = w->retired_misses = 0;
+    for_each_live(w, [&](MethodCache* mc) {
+        mc->table.take_all(graveyard);
+        mc->table.reset_stats();
+    });
+    graveyard.release();
+    Py_RETURN_NONE;
+}
+
+static PyObject* wrapper_cache_parameters(PyObject* self, PyObject*) {
+    auto* w = (CachedFunctionObject*)self;
+    Ref max(maxsize_object(w->maxsize));
+    if (!max) return nullptr;
+    return Py_BuildValue("{sOsO}", "maxsize", max.get(), "typed", w->typed ? Py_True : Py_False);
+}
+
+// Pickled by reference, like functions and functools' wrapper.
+static PyObject* wrapper_reduce(PyObject* self, PyObject*) {
+    return PyObject_GetAttrString(self, "__qualname__");
+}
+
+static PyObject* wrapper_copy(PyObject* self, PyObject*) { return Py_NewRef(self); }
+
+// Defined in a class body (`m = lru_cache(helper)`): calls with the instance
+// first get method semantics from now on. The Python layer decides at
+// decoration time whether a __set_name__ may do this (promote_on_set_name),
+// so that aliasing a module-level cached function into a class keeps its
+// function semantics.
+static PyObject* wrapper_set_name(PyObject* self, PyObject* args) {
+    PyObject *owner, *name;
+    if (!PyArg_ParseTuple(args, "OO:__set_name__", &owner, &name)) return nullptr;
+    auto* w = (CachedFunctionObject*)self;
+    if (Py_IS_TYPE(self, &CachedFunction_Type) && w->promote_on_set_name) {
+        // Same layout, static types: the interpreter allows such a switch
+        // for __class__ assignment too.
+        Py_SET_TYPE(self, &CachedMethod_Type);
+        w->vectorcall = w->method_call;
+    }
+    Py_RETURN_NONE;
+}
+
+// Introspection for audit(): the (key, value) pairs of the function-semantics
+// table, most recently used first.
+static PyObject* wrapper_entries(PyObject* self, PyObject*) {
+    auto* w = (CachedFunctionObject*)self;
+    Ref out(PyList_New(0));
+    if (!out) return nullptr;
+    bool failed = false;
+    w->table.for_each([&](PyObject* k, PyObject* v) {
+        if (failed) return;
+        Ref pair(PyTuple_Pack(2, k, v));
+        if (!pair || PyList_Append(out.get(), pair.get()) < 0) failed = true;
+    });
+    return failed ? nullptr : out.release();
+}
+
+static PyObject* wrapper_repr(PyObject* self) {
+    Ref qualname(PyObject_GetAttrString(self, "__qualname__"));
+    if (!qualname) {
+        PyErr_Clear();
+        return PyUnicode_FromFormat("<%s object at %p>", Py_TYPE(self)->tp_name, self);
+    }
+    return PyUnicode_FromFormat("<%s %S>", Py_IS_TYPE(self, &CachedMethod_Type) ? "cached method" : "cached function",
+                                qualname.get());
+}
+
+static PyMethodDef wrapper_methods[] = {
+    {"cache_info", wrapper_cache_info, METH_NOARGS,
+     "Report cache statistics: for a method, summed over every instance."},
+    {"cache_clear", wrapper_cache_clear, METH_NOARGS,
+     "Clear the cache and its statistics: for a method, every live instance's."},
+    {"cache_parameters", wrapper_cache_parameters, METH_NOARGS, "{'maxsize': ..., 'typed': ...}"},
+    {"__reduce__", wrapper_reduce, METH_NOARGS, nullptr},
+    {"__copy__", wrapper_copy, METH_NOARGS, nullptr},
+    {"__deepcopy__", wrapper_copy, METH_O, nullptr},
+    {"__set_name__", wrapper_set_name, METH_VARARGS, nullptr},
+    {"_entries", wrapper_entries, METH_NOARGS, "[(key, value), ...] of calls with function semantics."},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+static PyObject* wrapper_get_owner_caches(PyObject* self, void*) {
+    // Number of live per-owner caches, for audit() and tests.
+    Py_ssize_t n = 0;
+    for_each_live((CachedFunctionObject*)self, [&](MethodCache*) { n++; });
+    return PyLong_FromSsize_t(n);
+}
+
+static PyGetSetDef wrapper_getset[] = {
+    {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, nullptr, nullptr},
+    {"_owner_caches", wrapper_get_owner_caches, nullptr, "Number of live per-owner caches.", nullptr},
+    {nullptr, nullptr, nullptr, nullptr, nullptr},
+};
+
+PyTypeObject CachedFunction_Type = {
+    PyVarObject_HEAD_INIT(nullptr, 0)
+    "boundcache.CachedFunction",
+    sizeof(CachedFunctionObject),
+};
+
+PyTypeObject CachedMethod_Type = {
+    PyVarObject_HEAD_INIT(nullptr, 0)
+    "boundcache.CachedMethod",
+    sizeof(CachedFunctionObject),
+};
+
+static void init_wrapper_type(PyTypeObject& t, const char* doc, unsigned long extra_flags) {
+    t.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL | extra_flags;
+    t.tp_doc = doc;
+    t.tp_dealloc = wrapper_dealloc;
+    t.tp_traverse = wrapper_traverse;
+    t.tp_clear = wrapper_clear;
+    t.tp_new = wrapper_new;
+    t.tp_repr = wrapper_repr;
+    t.tp_call = PyVectorcall_Call;
+    t.tp_vectorcall_offset = offsetof(CachedFunctionObject, vectorcall);
+    t.tp_descr_get = wrapper_descr_get;
+    t.tp_dictoffset = offsetof(CachedFunctionObject, dict);
+    t.tp_weaklistoffset = offsetof(CachedFunctionObject, weakreflist);
+    t.tp_methods = wrapper_methods;
+    t.tp_getset = wrapper_getset;
+}
+
+void init_wrapper_types() {
+    init_wrapper_type(CachedFunction_Type,
+                      "A function memoized by boundcache.lru_cache; reached through an instance, each instance "
+                      "gets its own cache.",
+                      0);
+    // Calls through an instance pass it first (obj.m(x) == Cls.m(obj, x)),
+    // so the interpreter may skip building a bound object.
+    init_wrapper_type(CachedMethod_Type,
+                      "A method memoized by boundcache.lru_cache: each instance owns its cache, freed with it.",
+                      Py_TPFLAGS_METHOD_DESCRIPTOR);
+    CachedMethod_Type.tp_base = &CachedFunction_Type;
+}
+
+}  // namespace bc
