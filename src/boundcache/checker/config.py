@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from .finding import FIXABLE
+from .finding import DEFAULT_MEMOIZERS
 
 try:  # Python 3.11+
     import tomllib as _toml
@@ -49,7 +49,7 @@ class Config:
 
     @property
     def memoizers(self) -> frozenset[str]:
-        return frozenset(FIXABLE).union(self.extend_decorators)
+        return DEFAULT_MEMOIZERS.union(self.extend_decorators)
 
 
 def discover(paths: Sequence[str]) -> Config:
