@@ -158,7 +158,7 @@ class ScopeBuilder:
             while stack:
                 current = stack.pop()
                 if isinstance(current, ast.NamedExpr) and isinstance(current.target, ast.Name):
-                    self._bind(current.target.id, Binding(_pos(current)))
+                    self._bind(current.target.id, Binding(_pos(current), alias_of=current.value))
                 if isinstance(current, ast.Lambda) or (
                     isinstance(current, ast.stmt) and current is not node
                 ):
