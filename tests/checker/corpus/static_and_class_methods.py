@@ -25,7 +25,7 @@ class Registry:
         return cls
 
     @builtins.staticmethod
-    @functools.cache
+    @functools.cache  # skip: bugbear (builtins.staticmethod)
     def builtins_static(x):
         return x
 
