@@ -230,15 +230,32 @@ def test_comment_inside_the_reference_is_not_lost():
               .cache)
             def m(self): pass
         ''')
-    result = fix_source(source, check_source(source, "mod.py"))
-    assert result.source == source
-    assert len(result.skipped) == 1 and not result.fixed
+    (finding,) = check_source(source, "mod.py")
+    assert not finding.fixable
+    assert finding.message.endswith("; a comment inside the reference keeps it from being rewritten")
+    assert fix_source(source, [finding]).source == source
 
 
 def test_name_boundcache_taken_means_no_fix():
     source = "import functools\nboundcache = None\nclass A:\n    @functools.cache\n    def m(self): pass\n"
     result = fix_source(source, check_source(source, "mod.py"))
     assert result.source == source and len(result.skipped) == 1
+
+
+def test_memoizer_nested_in_a_call_over_an_outside_function_is_not_rewritten():
+    source = textwrap.dedent('''\
+        import functools
+        def helper(self): pass
+        class A:
+            p = property(functools.cache(helper))
+            q = property(functools.cache(lambda self: 1))
+        ''')
+    p, q = check_source(source, "mod.py")
+    assert not p.fixable and p.message.endswith("; move the function into the class body to let boundcache see a method")
+    assert q.fixable
+    assert fix_source(source, [p, q]).source == source.replace(
+        "import functools\n", "import functools\nimport boundcache\n").replace(
+        "property(functools.cache(lambda", "property(boundcache.cache(lambda")
 
 
 def test_configured_memoizers_are_not_rewritten():

@@ -153,6 +153,7 @@ class _Match:
     qualname: str
     fix_node: ast.expr | None  # the reference to rewrite: node, or an alias's definition
     fixable: bool
+    note: str = ""  # why there is no automatic fix, when it is not obvious
 
 
 class _Finder:
@@ -235,7 +236,7 @@ class _Finder:
     # -- class-body assignments ----------------------------------------------
 
     def _check_wrapped(self, cls: ast.ClassDef, name: str, value: ast.expr,
-                       scope: Scope) -> Iterator[Finding]:
+                       scope: Scope, direct: bool = True) -> Iterator[Finding]:
         if not isinstance(value, ast.Call):
             return
         func = value.func
@@ -243,18 +244,26 @@ class _Finder:
         if ref is not None and not ref.called and ref.qualname in _NOT_INSTANCE_DECORATORS:
             return  # `m = staticmethod(lru_cache(f))` never sees self
         if len(value.args) == 1 and not isinstance(value.args[0], ast.Starred):
+            wrapped = value.args[0]
             match = None
             if ref is not None and ref.qualname in self.memoizers:
                 # `lru_cache(f)` wraps f; `lru_cache(128)` only makes a decorator.
-                if ref.called or not isinstance(value.args[0], ast.Constant):
+                if ref.called or not isinstance(wrapped, ast.Constant):
                     match = self._match(func, ref)
             elif isinstance(func, ast.Call):
                 match = self._decorator_match(func, scope)  # `lru_cache(maxsize=None)(f)`
             if match is not None:
+                if not direct and not isinstance(wrapped, ast.Lambda):
+                    # `property(lru_cache(helper))` with helper defined outside
+                    # the class: the wrapper gets no __set_name__ and helper's
+                    # __qualname__ names no class, so boundcache cannot know it
+                    # is a method (contract 3).  Rewriting would not help.
+                    match.fixable = False
+                    match.note = "; move the function into the class body to let boundcache see a method"
                 yield self._finding(match, f"{cls.name}.{name}")
                 return
         for arg in value.args:  # `property(lru_cache(f))`
-            yield from self._check_wrapped(cls, name, arg, scope)
+            yield from self._check_wrapped(cls, name, arg, scope, direct=False)
 
     # -- helpers -------------------------------------------------------------
 
@@ -273,13 +282,24 @@ class _Finder:
         node = match.node
         line, col = node.lineno, self._char_col(node.lineno, node.col_offset)
         replacement = span = None
+        note = match.note
         if match.fixable and match.fix_node is not None:
-            replacement = f"boundcache.{FIXABLE[match.qualname]}"
-            span = self._span(match.fix_node)
-        advice = f"; use {replacement}" if replacement else ""
+            candidate = self._span(match.fix_node)
+            if "#" in self._text(candidate):
+                note = "; a comment inside the reference keeps it from being rewritten"
+            else:
+                replacement, span = f"boundcache.{FIXABLE[match.qualname]}", candidate
+        advice = f"; use {replacement}" if replacement else note
         message = (f"{CODE} {match.qualname} on method {method} keeps every instance it is "
                    f"called on alive (its cache is keyed on self){advice}")
         return Finding(self.path, line, col + 1, CODE, message, span=span, replacement=replacement)
+
+    def _text(self, span: tuple[int, int, int, int]) -> str:
+        line, col, end_line, end_col = span
+        if line == end_line:
+            return self.lines[line - 1][col:end_col]
+        parts = [self.lines[line - 1][col:], *self.lines[line:end_line - 1], self.lines[end_line - 1][:end_col]]
+        return "".join(parts)
 
     def _span(self, node: ast.expr) -> tuple[int, int, int, int]:
         end_line = node.end_lineno or node.lineno

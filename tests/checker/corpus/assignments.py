@@ -18,7 +18,7 @@ class Table:
     m = functools.lru_cache(maxsize=None)(helper)  # expect: BC001
     n = lru_cache(helper)  # expect: BC001
     o = cache(plain)  # expect: BC001
-    p = property(functools.cache(plain))  # expect: BC001
+    p = property(functools.cache(lambda self: self.seed))  # expect: BC001
     q: object = lru_cache(maxsize=2)(helper)  # expect: BC001
     r = functools.lru_cache(lambda self: self.seed)  # expect: BC001
 
