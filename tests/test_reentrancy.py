@@ -150,6 +150,7 @@ class World:
             return
 
         self.retired_hits = self.retired_misses = 0
+        self.dropped = []  # model caches of dropped instances: a call may still run on them
         self.weak = {}
         if kind == "bc":
 
@@ -200,7 +201,7 @@ class World:
         elif self.kind == "bc":
             self.Owner.m.cache_clear()
         else:
-            for obj in self.objs:
+            for obj in self.objs + self.dropped:
                 if obj is not None:
                     obj.cache_clear()
             self.retired_hits = self.retired_misses = 0
@@ -211,9 +212,9 @@ class World:
         if self.kind == "bc":
             self.weak[slot] = weakref.ref(self.objs[slot])
         else:
-            info = self.objs[slot].cache_info()
-            self.retired_hits += info.hits
-            self.retired_misses += info.misses
+            # Its statistics keep counting towards the class sums: a call
+            # running on the dropped instance counts like any other.
+            self.dropped.append(self.objs[slot])
         self.objs[slot] = None
 
     def infos(self, with_currsize):
@@ -228,8 +229,9 @@ class World:
             h, m, mx, cs = self.Owner.m.cache_info()
         else:
             live = [o.cache_info() for o in self.objs if o is not None]
-            h = self.retired_hits + sum(i.hits for i in live)
-            m = self.retired_misses + sum(i.misses for i in live)
+            counted = live + [o.cache_info() for o in self.dropped]
+            h = self.retired_hits + sum(i.hits for i in counted)
+            m = self.retired_misses + sum(i.misses for i in counted)
             cs = sum(i.currsize for i in live)
         out.append((h, m, cs) if with_currsize else (h, m))
         return out
