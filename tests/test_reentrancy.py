@@ -609,3 +609,65 @@ def _fib_ref(n):
     for _ in range(n):
         a, b = b, a + b
     return a
+
+
+INTROSPECTION_GC = textwrap.dedent(
+    """
+    import gc, boundcache
+
+    @boundcache.lru_cache(maxsize=None)
+    def f(x):
+        return x
+
+    class A:
+        @boundcache.cache
+        def m(self, x):
+            return x
+
+    a = A()
+    for i in range(100):
+        f(i)
+        a.m(i)
+    state = {{"n": 0}}
+
+    class Bomb:
+        def __init__(self):
+            self.me = self  # a cycle: only the collector frees it
+
+        def __del__(self):
+            state["n"] += 1
+            Bomb()  # garbage for the next collection
+            if state["n"] == 3:
+                {clear}
+
+    Bomb()
+    gc.set_threshold(1)
+    out = {call}
+    gc.set_threshold(700)
+    print("ok", state["n"] >= 3)
+    """
+)
+
+
+@pytest.mark.parametrize(
+    "call,clear",
+    [
+        ("f._entries()", "f.cache_clear()"),
+        ("a.__dict__['__boundcache__']._contents()", "A.m.cache_clear()"),
+    ],
+)
+def test_introspection_survives_finalizers_clearing_the_cache(call, clear):
+    # BUG (segfault): CachedFunction._entries() and InstanceCaches._contents()
+    # (audit()'s view) walk the table with Table::for_each while allocating
+    # tuples and growing a list; an allocation can run the collector, whose
+    # finalizers may call into the cache (here: cache_clear()), and the walk
+    # then follows entries_ after take_all() set it to NULL.
+    # wrapper.cpp wrapper_entries / instance_storage.cpp instance_caches_contents.
+    p = subprocess.run(
+        [sys.executable, "-c", INTROSPECTION_GC.format(call=call, clear=clear)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert p.returncode == 0, f"crashed with {p.returncode}: {p.stderr[-400:]}"
+    assert p.stdout.split() == ["ok", "True"]
