@@ -419,7 +419,13 @@ def test_eq_that_inserts_terminates_like_functools(maxsize):
     except subprocess.TimeoutExpired:
         pytest.fail("boundcache: lookup with an __eq__ that inserts never terminates (functools: %s misses)"
                     % expected[1])
-    assert got == expected
+    if maxsize is None:
+        assert got == expected
+    else:
+        # functools' bounded wrapper compares once more, inside its dict
+        # insert; boundcache inserts without comparing (docs/design.md), so
+        # an __eq__ that itself caches runs one time fewer.
+        assert got[0] == 0 and int(got[1]) == int(expected[1]) - 1
 
 
 def test_eq_side_effect_calls_match_functools():
@@ -451,7 +457,8 @@ def test_eq_side_effect_calls_match_functools():
 
         f(K(1))
         f(K(2))
-        return seen[1:], tuple(f.cache_info())
+        # K objects of two runs never compare equal: compare their values.
+        return [x.v if isinstance(x, K) else x for x in seen[1:]], tuple(f.cache_info())
 
     assert run(boundcache) == run(functools)
 
@@ -670,4 +677,7 @@ def test_introspection_survives_finalizers_clearing_the_cache(call, clear):
         timeout=30,
     )
     assert p.returncode == 0, f"crashed with {p.returncode}: {p.stderr[-400:]}"
-    assert p.stdout.split() == ["ok", "True"]
+    # Up to 3.11 an allocation can run the collector, and the finalizers fire
+    # inside the call; from 3.12 the collector runs at the next eval-breaker
+    # check instead, so only the absence of a crash can be observed there.
+    assert p.stdout.split() == ["ok", str(sys.version_info < (3, 12))]

@@ -14,17 +14,34 @@ namespace bc {
 
 // ---- the container type ----
 
-static InstanceCachesObject* new_instance_caches(void* owner) {
-    auto* c = PyObject_GC_New(InstanceCachesObject, &InstanceCaches_Type);
-    if (!c) return nullptr;
+static void init_fields(InstanceCachesObject* c, void* owner) {
     c->owner = owner;
-    c->owner_weakref = nullptr;
+    c->in_weak_table = false;
     c->n_caches = 0;
     c->cap_caches = 2;
     c->caches = c->inline_caches;
     c->n_props = c->cap_props = 0;
     c->props = nullptr;
-    PyObject_GC_Track(c);
+}
+
+// A container for `owner`, or for nobody (owner NULL: unpickled or copied).
+static InstanceCachesObject* new_instance_caches(PyObject* owner) {
+    InstanceCachesObject* c;
+    if (owner && PyType_SUPPORTS_WEAKREFS(Py_TYPE(owner))) {
+        // weakref.ref's constructor links us into the owner's weakref list.
+        Ref args(PyTuple_Pack(2, owner, g.owner_died));
+        if (!args) return nullptr;
+        c = (InstanceCachesObject*)_PyWeakref_RefType.tp_new(&InstanceCaches_Type, args.get(), nullptr);
+    } else {
+        // A weakref that is dead from birth (what weakref.ref makes of a
+        // referent that died: wr_object is None, borrowed).
+        c = (InstanceCachesObject*)PyType_GenericAlloc(&InstanceCaches_Type, 0);
+        if (c) {
+            c->weakref.wr_object = Py_None;
+            c->weakref.hash = -1;
+        }
+    }
+    if (c) init_fields(c, owner);
     return c;
 }
 
@@ -68,8 +85,7 @@ static void release_contents(InstanceCachesObject* c) {
 
 static int instance_caches_traverse(PyObject* self, visitproc visit, void* arg) {
     auto* c = (InstanceCachesObject*)self;
-    Py_VISIT(Py_TYPE(self));
-    Py_VISIT(c->owner_weakref);
+    if (int r = _PyWeakref_RefType.tp_traverse(self, visit, arg)) return r;
     for (uint32_t i = 0; i < c->n_caches; i++) {
         Py_VISIT((PyObject*)c->caches[i]->wrapper);
         if (int r = c->caches[i]->table.traverse(visit, arg)) return r;
@@ -82,28 +98,59 @@ static int instance_caches_traverse(PyObject* self, visitproc visit, void* arg) 
 }
 
 static int instance_caches_clear(PyObject* self) {
-    auto* c = (InstanceCachesObject*)self;
-    release_contents(c);
-    Py_CLEAR(c->owner_weakref);
+    // Unlink from the owner first: no callback may reach a container whose
+    // contents are being released.
+    _PyWeakref_RefType.tp_clear(self);
+    release_contents((InstanceCachesObject*)self);
     return 0;
 }
 
 static void instance_caches_dealloc(PyObject* self) {
     PyObject_GC_UnTrack(self);
     instance_caches_clear(self);
-    Py_TYPE(self)->tp_free(self);
+    _PyWeakref_RefType.tp_dealloc(self);
 }
+
+// The weakref callback: the owner is dying. Empty the container now, even
+// if something else (a shallow copy's __dict__) still holds it, and forget
+// the owner's address.
+static PyObject* owner_died(PyObject*, PyObject* ref) {
+    if (!Py_IS_TYPE(ref, &InstanceCaches_Type)) Py_RETURN_NONE;
+    Ref keep = Ref::borrow(ref);  // dropping it from the weak table may free it
+    auto* c = (InstanceCachesObject*)ref;
+    void* owner = c->owner;
+    c->owner = nullptr;
+    release_contents(c);
+    if (c->in_weak_table) {
+        c->in_weak_table = false;
+        Ref key(PyLong_FromVoidPtr(owner));
+        if (!key || PyDict_DelItem(g.weak_table, key.get()) < 0) return nullptr;
+    }
+    Py_RETURN_NONE;
+}
+static PyMethodDef owner_died_def = {"_owner_died", owner_died, METH_O, nullptr};
+
+PyObject* make_owner_died_callback() { return PyCFunction_New(&owner_died_def, nullptr); }
+
+static Py_hash_t instance_caches_hash(PyObject* self) { return _Py_HashPointer(self); }
+
+// Identity comparison, not weakref.ref's (which compares the referents).
+static PyObject* instance_caches_richcompare(PyObject*, PyObject*, int) { Py_RETURN_NOTIMPLEMENTED; }
 
 // Unpickling, copy.copy and copy.deepcopy give an empty container that
 // belongs to nobody: the copied instance builds its own on first use
 // (contract 3.4: a copy starts with an empty cache).
 static PyObject* instance_caches_new(PyTypeObject*, PyObject* args, PyObject* kwds) {
+    // Not weakref.ref's constructor: a container has no referent to give.
     if (PyTuple_GET_SIZE(args) || (kwds && PyDict_GET_SIZE(kwds))) {
         PyErr_SetString(PyExc_TypeError, "InstanceCaches() takes no arguments");
         return nullptr;
     }
     return (PyObject*)new_instance_caches(nullptr);
 }
+
+// weakref.ref.__init__ wants a referent; a container made by Python has none.
+static int instance_caches_init(PyObject*, PyObject*, PyObject*) { return 0; }
 
 static PyObject* instance_caches_reduce(PyObject* self, PyObject*) {
     return Py_BuildValue("(O())", (PyObject*)Py_TYPE(self));
@@ -125,37 +172,31 @@ static PyObject* instance_caches_repr(PyObject* self) {
 // owner when it is known to be alive (weak-table owners only).
 static PyObject* instance_caches_contents(PyObject* self, PyObject*) {
     auto* c = (InstanceCachesObject*)self;
+    // Take the wrappers first: building the rows can run finalizers that
+    // empty this container.
+    Ref wrappers(PyList_New(c->n_caches));
+    if (!wrappers) return nullptr;
+    for (uint32_t i = 0; i < c->n_caches && i < (uint32_t)PyList_GET_SIZE(wrappers.get()); i++)
+        PyList_SET_ITEM(wrappers.get(), i, Py_NewRef((PyObject*)c->caches[i]->wrapper));
     Ref out(PyList_New(0));
     if (!out) return nullptr;
-    for (uint32_t i = 0; i < c->n_caches; i++) {
-        MethodCache* mc = c->caches[i];
-        Ref items(PyList_New(0));
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(wrappers.get()); i++) {
+        PyObject* wrapper = PyList_GET_ITEM(wrappers.get(), i);
+        MethodCache* mc = find_method_cache(c, (CachedFunctionObject*)wrapper);
+        if (!mc) continue;
+        Ref items(table_items(mc->table));
         if (!items) return nullptr;
-        bool failed = false;
-        mc->table.for_each([&](PyObject* k, PyObject* v) {
-            if (failed) return;
-            Ref pair(PyTuple_Pack(2, k, v));
-            if (!pair || PyList_Append(items.get(), pair.get()) < 0) failed = true;
-        });
-        if (failed) return nullptr;
-        Ref row(PyTuple_Pack(2, (PyObject*)mc->wrapper, items.get()));
+        Ref row(PyTuple_Pack(2, wrapper, items.get()));
         if (!row || PyList_Append(out.get(), row.get()) < 0) return nullptr;
     }
     return out.release();
 }
 
+// The owner, if this container is in the weak table and the owner lives.
 static PyObject* instance_caches_get_owner(PyObject* self, void*) {
     auto* c = (InstanceCachesObject*)self;
-    if (c->owner_weakref) {
-#if PY_VERSION_HEX >= 0x030D0000
-        PyObject* o;
-        if (PyWeakref_GetRef(c->owner_weakref, &o) < 0) return nullptr;
-        if (o) return o;
-#else
-        PyObject* o = PyWeakref_GetObject(c->owner_weakref);  // borrowed
-        if (o != Py_None) return Py_NewRef(o);
-#endif
-    }
+    PyObject* o = c->weakref.wr_object;
+    if (c->in_weak_table && o && o != Py_None && Py_REFCNT(o) > 0) return Py_NewRef(o);
     Py_RETURN_NONE;
 }
 
@@ -182,30 +223,22 @@ PyTypeObject InstanceCaches_Type = {
 
 void init_instance_caches_type() {
     PyTypeObject& t = InstanceCaches_Type;
+    t.tp_base = &_PyWeakref_RefType;
     t.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC;
+    t.tp_hash = instance_caches_hash;
+    t.tp_richcompare = instance_caches_richcompare;
     t.tp_doc = "The caches boundcache keeps for one object (its __boundcache__ attribute).";
     t.tp_dealloc = instance_caches_dealloc;
     t.tp_traverse = instance_caches_traverse;
     t.tp_clear = instance_caches_clear;
     t.tp_new = instance_caches_new;
+    t.tp_init = instance_caches_init;
     t.tp_repr = instance_caches_repr;
     t.tp_methods = instance_caches_methods;
     t.tp_getset = instance_caches_getset;
 }
 
 // ---- the weak table ----
-
-// Weakref callback: drops the dead owner's container. Its `self` is the
-// table key (the owner's id), so the callback references nothing that could
-// form a cycle with the container.
-static PyObject* weak_table_forget(PyObject* key, PyObject* /*weakref*/) {
-    if (g.weak_table && PyDict_DelItem(g.weak_table, key) < 0) {
-        if (!PyErr_ExceptionMatches(PyExc_KeyError)) return nullptr;
-        PyErr_Clear();
-    }
-    Py_RETURN_NONE;
-}
-static PyMethodDef weak_table_forget_def = {"_forget", weak_table_forget, METH_O, nullptr};
 
 PyObject* find_instance_caches_slow(PyObject* owner) {
     // Only owners that could store it nowhere else are in the weak table.
@@ -229,16 +262,14 @@ static PyObject* no_storage_error(PyObject* owner) {
     return nullptr;
 }
 
+// The container is already a weak reference to the owner, whose callback
+// (owner_died) removes it from the table.
 static PyObject* attach_weakly(PyObject* owner, InstanceCachesObject* c) {
     if (!PyType_SUPPORTS_WEAKREFS(Py_TYPE(owner))) return no_storage_error(owner);
     Ref key(PyLong_FromVoidPtr(owner));
     if (!key) return nullptr;
-    Ref callback(PyCFunction_New(&weak_table_forget_def, key.get()));
-    if (!callback) return nullptr;
-    PyObject* wr = PyWeakref_NewRef(owner, callback.get());
-    if (!wr) return nullptr;
-    c->owner_weakref = wr;
     if (PyDict_SetItem(g.weak_table, key.get(), (PyObject*)c) < 0) return nullptr;
+    c->in_weak_table = true;
     return Py_NewRef((PyObject*)c);
 }
 

@@ -115,7 +115,7 @@ bool Table::grow(Py_ssize_t maxsize) {
     mask_ = (uint32_t)slots - 1;
     shift_ = 64 - __builtin_ctzll(slots);
     for (uint32_t i = 0; i < size_; i++) place_in_index(i);
-    version_++;
+    layout_++;
     return true;
 }
 
@@ -131,7 +131,6 @@ bool Table::insert(Py_hash_t hash, PyObject* key, PyObject* value, Py_ssize_t ma
         e = Entry{hash, key, value};
         place_in_index(ix);
         link_front(ix);
-        version_++;
         return true;
     }
     if (size_ == capacity_ && !grow(maxsize)) {
@@ -143,7 +142,6 @@ bool Table::insert(Py_hash_t hash, PyObject* key, PyObject* value, Py_ssize_t ma
     entries_[ix] = Entry{hash, key, value};
     place_in_index(ix);
     if (links_) link_front(ix);
-    version_++;
     return true;
 }
 
@@ -159,8 +157,23 @@ void Table::take_all(Graveyard& graveyard) noexcept {
     size_ = capacity_ = mask_ = 0;
     shift_ = 64;
     head_ = tail_ = kNil;
-    version_++;
+    layout_++;
     graveyard.bury_block(block, entries, n);
+}
+
+PyObject** Table::snapshot() const {
+    if (size_ == 0) return nullptr;
+    auto** items = (PyObject**)PyMem_Malloc(2 * (size_t)size_ * sizeof(PyObject*));
+    if (!items) {
+        PyErr_NoMemory();
+        return nullptr;
+    }
+    size_t i = 0;
+    for_each([&](PyObject* k, PyObject* v) {
+        items[i++] = Py_NewRef(k);
+        items[i++] = Py_NewRef(v);
+    });
+    return items;
 }
 
 }  // namespace bc

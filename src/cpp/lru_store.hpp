@@ -16,9 +16,12 @@
 //    load is at most 2/3, so every probe ends at an empty slot.
 //  * for bounded tables, head_/tail_ and links_ form a doubly linked list of
 //    all live entries, most recently used first.
-//  * version_ changes whenever entries or slots move, are added or removed.
-//    find() runs user __eq__, which may re-enter and mutate this table (or
-//    let another thread do so): it re-validates with version_ and restarts.
+//  * layout_ changes whenever the arrays are reallocated or emptied. find()
+//    runs user __eq__, which may re-enter and mutate this table (or let
+//    another thread do so). Like CPython's dict, it then restarts only if
+//    the layout changed or the entry it compared is no longer in its slot:
+//    entries added or evicted elsewhere do not disturb the probe (a
+//    backward shift that would move earlier slots also moves this entry).
 //  * No operation releases a reference while the table is inconsistent:
 //    a decref can run __del__ or a weakref callback that re-enters the cache.
 //    Released references go to a Graveyard freed by the caller afterwards.
@@ -107,6 +110,19 @@ public:
 
     PyObject* value_at(int64_t ix) const noexcept { return entries_[ix].value; }
 
+    // Replaces the value of entry ix; the old value goes to `graveyard`.
+    void replace_value(int64_t ix, PyObject* value, Graveyard& graveyard) noexcept {
+        graveyard.bury(entries_[ix].value, nullptr);
+        entries_[ix].value = value;
+    }
+
+    // New references to every (key, value), most recently used first when
+    // bounded, in a PyMem array of 2 * size() pointers (NULL if empty or out
+    // of memory, then with MemoryError set). Taking them runs no user code,
+    // so the caller may then build Python objects, which can run the GC and
+    // through it anything, including code that clears this table.
+    PyObject** snapshot() const;
+
     // Bounded tables only.
     void move_to_front(uint32_t ix) noexcept {
         if (head_ == ix) return;
@@ -163,10 +179,11 @@ private:
             if (e.hash != hash) continue;
             if (e.key == key.bare() && e.key) return ix;
             Ref stored = Ref::borrow(e.key);  // __eq__ may evict it
-            uint64_t version = version_;
+            uint64_t layout = layout_;
             int eq = key.equals(stored.get());
             if (eq < 0) return kError;
-            if (version != version_) return kRestart;  // the table changed under __eq__
+            if (layout != layout_ || index[slot] != ix || entries_[ix].key != stored.get())
+                return kRestart;  // what we compared moved under __eq__
             if (eq) return ix;
         }
     }
@@ -209,7 +226,7 @@ private:
     uint32_t shift_ = 64;
     uint32_t head_ = kNil;
     uint32_t tail_ = kNil;
-    uint64_t version_ = 0;
+    uint64_t layout_ = 0;
     Py_ssize_t hits_ = 0;
     Py_ssize_t misses_ = 0;
 };

@@ -10,6 +10,7 @@ void init_instance_caches_type();
 void init_wrapper_types();
 void init_bound_method_type();
 void init_cached_property_types();
+PyObject* make_owner_died_callback();
 }  // namespace bc
 
 using namespace bc;
@@ -51,7 +52,8 @@ static bool init_process_state() {
     g_kwd_mark = PyObject_CallNoArgs((PyObject*)&PyBaseObject_Type);
     g.weak_table = PyDict_New();
     g.cache_info_type = make_cache_info_type();
-    if (!g_kwd_mark || !g.weak_table || !g.cache_info_type) return false;
+    g.owner_died = make_owner_died_callback();
+    if (!g_kwd_mark || !g.weak_table || !g.cache_info_type || !g.owner_died) return false;
     // Set last: it marks the state as complete.
     g.str_boundcache = PyUnicode_InternFromString("__boundcache__");
     return g.str_boundcache != nullptr;

@@ -59,14 +59,21 @@ struct PropertyValue {
 };
 
 // The per-owner container stored under __boundcache__: every cache that
-// boundcache keeps for one owner. It never references its owner.
+// boundcache keeps for one owner. It is itself a weak reference to its owner
+// (a weakref.ref subtype), never a strong one: when the owner dies, the
+// weakref callback empties it and forgets the owner, even if a shallow copy
+// of the owner still shares it, so a dead owner's entries never outlive it
+// and no object later allocated at the same address is mistaken for it.
+// Owners without weak reference support get a container that is a dead
+// weakref from birth and are told apart by address alone.
 struct InstanceCachesObject {
-    PyObject_HEAD
-    // Identity of the owner, never dereferenced. A container reached from an
-    // object that is not its owner (a shallow copy's __dict__, a class-level
-    // container seen through an instance) is ignored and replaced.
+    PyWeakReference weakref;
+    // The owner's address, never dereferenced; NULL once the owner died.
+    // A container reached from an object that is not its owner (a shallow
+    // copy's __dict__, a class-level container of a cached classmethod seen
+    // through an instance) is ignored and replaced.
     void* owner;
-    PyObject* owner_weakref;  // only for owners kept in the weak table
+    bool in_weak_table;
     uint32_t n_caches, cap_caches;
     MethodCache** caches;  // inline_caches until a third cached method is used
     MethodCache* inline_caches[2];
@@ -90,6 +97,7 @@ struct Globals {
     PyObject* str_boundcache;   // "__boundcache__"
     PyObject* cache_info_type;  // CacheInfo named tuple
     PyObject* weak_table;       // {id(owner): container} for owners with no dict and no slot
+    PyObject* owner_died;       // the containers' weakref callback
 };
 extern Globals g;
 
@@ -153,6 +161,8 @@ bool remove_property_value(InstanceCachesObject* c, PyObject* descr);
 
 // --- wrappers (wrapper.cpp, bound_method.cpp) ---
 PyObject* bound_vectorcall(PyObject* self, PyObject* const* args, size_t nargsf, PyObject* kwnames);
+// [(key, value), ...] of a table (introspection for audit()).
+PyObject* table_items(const Table& t);
 PyObject* make_cache_info(Py_ssize_t hits, Py_ssize_t misses, Py_ssize_t maxsize, Py_ssize_t currsize);
 // Adds a dying or cleared per-owner cache's statistics to its wrapper's sums.
 void retire_method_cache(MethodCache* mc);

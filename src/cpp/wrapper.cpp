@@ -72,8 +72,13 @@ PyObject* cached_call(Table& t, CachedFunctionObject* w, PyObject* const* key_ar
         // code runs.
         ix = t.find(key, hash);
         if (ix == Table::kError) return nullptr;
-        if (ix >= 0) return result.release();  // as functools: keep the entry already there
-        Graveyard graveyard;  // the evicted entry, released after the insert
+        Graveyard graveyard;  // what the insert evicts or replaces, released last
+        if (ix >= 0) {
+            // As functools: the bounded cache keeps the entry already there,
+            // the unbounded one stores the newer result over it.
+            if constexpr (K == Kind::Unbounded) t.replace_value(ix, Py_NewRef(result.get()), graveyard);
+            return result.release();
+        }
         if (!t.insert(hash, stored.release(), Py_NewRef(result.get()), K == Kind::Bounded ? w->maxsize : -1,
                       graveyard))
             return nullptr;
@@ -297,19 +302,30 @@ static PyObject* wrapper_set_name(PyObject* self, PyObject* args) {
     Py_RETURN_NONE;
 }
 
+PyObject* table_items(const Table& t) {
+    // Snapshot first: building the list allocates, which can run the GC and
+    // finalizers that clear or evict from this very table.
+    Py_ssize_t n = t.size();
+    PyObject** items = t.snapshot();
+    if (!items && PyErr_Occurred()) return nullptr;
+    PyObject* out = PyList_New(n);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject* pair = out ? PyTuple_Pack(2, items[2 * i], items[2 * i + 1]) : nullptr;
+        if (pair) {
+            PyList_SET_ITEM(out, i, pair);
+        } else {
+            Py_CLEAR(out);
+        }
+    }
+    for (Py_ssize_t i = 0; i < 2 * n; i++) Py_DECREF(items[i]);
+    PyMem_Free(items);
+    return out;
+}
+
 // Introspection for audit(): the (key, value) pairs of the function-semantics
 // table, most recently used first.
 static PyObject* wrapper_entries(PyObject* self, PyObject*) {
-    auto* w = (CachedFunctionObject*)self;
-    Ref out(PyList_New(0));
-    if (!out) return nullptr;
-    bool failed = false;
-    w->table.for_each([&](PyObject* k, PyObject* v) {
-        if (failed) return;
-        Ref pair(PyTuple_Pack(2, k, v));
-        if (!pair || PyList_Append(out.get(), pair.get()) < 0) failed = true;
-    });
-    return failed ? nullptr : out.release();
+    return table_items(((CachedFunctionObject*)self)->table);
 }
 
 static PyObject* wrapper_repr(PyObject* self) {
