@@ -212,3 +212,25 @@ def test_different_instances_do_not_wait_for_each_other():
     second_done.set()
     t.join()
     assert a.value is True
+
+
+@pytest.mark.parametrize("slots", [("__boundcache__", "__weakref__"), ("__boundcache__",), ("__weakref__",)])
+def test_slotted_property_shares_the_container_with_method_caches(slots):
+    class Both:
+        __slots__ = slots
+
+        @boundcache.lru_cache
+        def m(self, x):
+            return [x]
+
+        @boundcache.cached_property
+        def p(self):
+            return [0]
+
+    b = Both()
+    first = b.m(1)
+    assert b.p == [0]
+    assert b.m(1) is first  # the property's storage did not replace the method cache
+    assert b.m.cache_info() == (1, 1, 128, 1)
+    del b.p
+    assert b.m(1) is first

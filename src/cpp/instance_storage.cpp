@@ -29,9 +29,18 @@ static InstanceCachesObject* new_instance_caches(PyObject* owner) {
     InstanceCachesObject* c;
     if (owner && PyType_SUPPORTS_WEAKREFS(Py_TYPE(owner))) {
         // weakref.ref's constructor links us into the owner's weakref list.
-        Ref args(PyTuple_Pack(2, owner, g.owner_died));
-        if (!args) return nullptr;
-        c = (InstanceCachesObject*)_PyWeakref_RefType.tp_new(&InstanceCaches_Type, args.get(), nullptr);
+        // It takes its arguments as a tuple; one tuple serves every call
+        // (it costs a fifth of the first call otherwise). It is not tracked
+        // by the GC and holds borrowed references only until the
+        // constructor has unpacked them, which it does before anything that
+        // could run other code; a nested use (a finalizer run by the
+        // allocation) finds it free again.
+        PyObject* args = g.weakref_args;
+        PyTuple_SET_ITEM(args, 0, owner);
+        PyTuple_SET_ITEM(args, 1, g.owner_died);
+        c = (InstanceCachesObject*)_PyWeakref_RefType.tp_new(&InstanceCaches_Type, args, nullptr);
+        PyTuple_SET_ITEM(args, 0, nullptr);
+        PyTuple_SET_ITEM(args, 1, nullptr);
     } else {
         // A weakref that is dead from birth (what weakref.ref makes of a
         // referent that died: wr_object is None, borrowed).
@@ -49,6 +58,7 @@ static InstanceCachesObject* new_instance_caches(PyObject* owner) {
 // wrappers first, and the container is empty before any reference is
 // released, since releasing one can run code that reaches this container.
 static void release_contents(InstanceCachesObject* c) {
+    if (c->n_caches == 0 && !c->props) return;  // e.g. emptied when its owner died
     MethodCache* inline_copy[2] = {c->inline_caches[0], c->inline_caches[1]};
     MethodCache** caches = c->caches == c->inline_caches ? inline_copy : c->caches;
     uint32_t n_caches = c->n_caches;
@@ -299,8 +309,12 @@ static int attach_directly(PyObject* owner, PyObject* c) {
 }
 
 PyObject* instance_caches_for(PyObject* owner) {
-    if (PyObject* found = find_instance_caches_slow(owner)) return found;
+    if (PyObject* found = find_instance_caches(owner)) return found;
     if (PyErr_Occurred()) return nullptr;
+    return attach_instance_caches(owner);
+}
+
+PyObject* attach_instance_caches(PyObject* owner) {
     // Allocating may run the GC, and a finalizer may then call into this
     // owner's cache and attach a container of its own. Ours replaces it: the
     // only loss is that cache's entries (its statistics go to the wrapper's

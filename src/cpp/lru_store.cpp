@@ -27,10 +27,25 @@ void Graveyard::bury_block(void* block, Entry* entries, uint32_t n) {
     blocks_[n_blocks_++] = Block{block, entries, n};
 }
 
-void Graveyard::release() noexcept {
+// Releasing now could run a finalizer in the middle of the caller's walk
+// (Cls.m.cache_clear() over every instance's cache), so keep them; if even
+// that memory cannot be had, leak them rather than risk the walk.
+void Graveyard::spill(PyObject* a, PyObject* b) noexcept {
+    if (n_extra_ + 2 > cap_extra_) {
+        size_t cap = cap_extra_ ? 2 * cap_extra_ : 16;
+        auto** grown = (PyObject**)PyMem_Realloc(extra_, cap * sizeof(PyObject*));
+        if (!grown) return;
+        extra_ = grown;
+        cap_extra_ = cap;
+    }
+    extra_[n_extra_++] = a;
+    extra_[n_extra_++] = b;
+}
+
+void Graveyard::release_all() noexcept {
     // Detach everything first: a finalizer run below may bury more in a
     // graveyard of its own, never in this one.
-    PyObject* single[4];
+    PyObject* single[kSingles];
     int n_single = n_single_;
     std::memcpy(single, single_, sizeof single);
     n_single_ = 0;
@@ -41,6 +56,10 @@ void Graveyard::release() noexcept {
     uint32_t n_blocks = n_blocks_;
     blocks_ = nullptr;
     n_blocks_ = cap_blocks_ = 0;
+    PyObject** extra = extra_;
+    size_t n_extra = n_extra_;
+    extra_ = nullptr;
+    n_extra_ = cap_extra_ = 0;
 
     auto release_block = [](const Block& b) {
         for (uint32_t i = 0; i < b.n; i++) {
@@ -50,9 +69,11 @@ void Graveyard::release() noexcept {
         PyMem_Free(b.mem);
     };
     for (int i = 0; i < n_single; i++) Py_XDECREF(single[i]);
+    for (size_t i = 0; i < n_extra; i++) Py_XDECREF(extra[i]);
+    PyMem_Free(extra);
     if (has_first) release_block(first);
     for (uint32_t b = 0; b < n_blocks; b++) release_block(blocks[b]);
-    PyMem_Free(blocks);
+    if (blocks) PyMem_Free(blocks);
 }
 
 void Table::place_in_index(uint32_t ix) noexcept {
@@ -79,9 +100,11 @@ void Table::remove_from_index(uint32_t ix) noexcept {
 }
 
 bool Table::grow(Py_ssize_t maxsize) {
-    // dict's schedule: a power-of-two number of slots, at most 2/3 used.
-    uint64_t slots = mask_ ? 2 * ((uint64_t)mask_ + 1) : 8;
-    uint64_t capacity = slots * 2 / 3;
+    // dict's schedule: a power-of-two number of slots, at most 2/3 used,
+    // starting from the small inline layout when the owner provides one.
+    bool small = !block_ && small_;
+    uint64_t slots = small ? kSmallSlots : mask_ ? 2 * ((uint64_t)mask_ + 1) : 8;
+    uint64_t capacity = small ? kSmallCapacity : slots * 2 / 3;
     bool linked = maxsize > 0;
     if (linked && (uint64_t)maxsize < capacity) capacity = (uint64_t)maxsize;
     if (slots > (1u << 31)) {
@@ -92,7 +115,7 @@ bool Table::grow(Py_ssize_t maxsize) {
     size_t entry_bytes = capacity * sizeof(Entry);
     size_t link_bytes = linked ? capacity * sizeof(Links) : 0;
     size_t slot_bytes = slots * (wide ? sizeof(uint32_t) : sizeof(uint16_t));
-    void* block = PyMem_Malloc(entry_bytes + link_bytes + slot_bytes);
+    void* block = small ? small_ : PyMem_Malloc(entry_bytes + link_bytes + slot_bytes);
     if (!block) {
         PyErr_NoMemory();
         return false;
@@ -105,7 +128,7 @@ bool Table::grow(Py_ssize_t maxsize) {
         std::memcpy(entries, entries_, size_ * sizeof(Entry));
         if (links) std::memcpy(links, links_, size_ * sizeof(Links));
     }
-    PyMem_Free(block_);
+    if (block_ != small_) PyMem_Free(block_);
     block_ = block;
     entries_ = entries;
     links_ = links;
@@ -150,6 +173,13 @@ void Table::take_all(Graveyard& graveyard) noexcept {
     void* block = block_;
     Entry* entries = entries_;
     uint32_t n = size_;
+    Entry small_entries[kSmallCapacity];
+    if (block == small_) {
+        // The small layout is reused at once: copy its few references out.
+        std::memcpy(small_entries, entries, n * sizeof(Entry));
+        entries = small_entries;
+        block = nullptr;
+    }
     block_ = index_ = nullptr;
     entries_ = nullptr;
     links_ = nullptr;
@@ -158,7 +188,11 @@ void Table::take_all(Graveyard& graveyard) noexcept {
     shift_ = 64;
     head_ = tail_ = kNil;
     layout_++;
-    graveyard.bury_block(block, entries, n);
+    if (block) {
+        graveyard.bury_block(block, entries, n);
+    } else {
+        for (uint32_t i = 0; i < n; i++) graveyard.bury(entries[i].key, entries[i].value);
+    }
 }
 
 PyObject** Table::snapshot() const {

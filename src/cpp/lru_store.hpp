@@ -47,18 +47,22 @@ public:
     // (key, value pairs) allocated by PyMem_Malloc.
     void bury_block(void* block, struct Entry* entries, uint32_t n);
     void bury(PyObject* a, PyObject* b) noexcept {
-        if (n_single_ < 4) {
+        if (n_single_ + 2 <= kSingles) {
             single_[n_single_++] = a;
             single_[n_single_++] = b;
-        } else {  // never more than one eviction per operation; keep it safe anyway
-            Py_XDECREF(a);
-            Py_XDECREF(b);
+        } else {
+            spill(a, b);
         }
     }
-    void release() noexcept;
+    void release() noexcept {
+        if (n_single_ || has_first_ || n_extra_) release_all();
+    }
 
 private:
-    PyObject* single_[4] = {};
+    void release_all() noexcept;
+    void spill(PyObject* a, PyObject* b) noexcept;
+    static constexpr int kSingles = 8;  // an eviction, a replaced value, two small tables
+    PyObject* single_[kSingles] = {};
     int n_single_ = 0;
     struct Block {
         void* mem;
@@ -69,6 +73,8 @@ private:
     bool has_first_ = false;
     Block* blocks_ = nullptr;
     uint32_t n_blocks_ = 0, cap_blocks_ = 0;
+    PyObject** extra_ = nullptr;  // singles beyond the inline room
+    size_t n_extra_ = 0, cap_extra_ = 0;
 };
 
 struct Entry {
@@ -89,6 +95,14 @@ public:
     static constexpr uint32_t kNil = UINT32_MAX;
 
     Table() noexcept = default;
+
+    // Room for a first, small layout inside the owning object (kSmallBytes,
+    // aligned for Entry): a cache that never holds more than two entries,
+    // as most per-instance caches, then needs no allocation of its own.
+    static constexpr uint32_t kSmallSlots = 4;
+    static constexpr uint32_t kSmallCapacity = 2;
+    static constexpr size_t kSmallBytes = kSmallCapacity * (sizeof(Entry) + sizeof(Links)) + kSmallSlots * 2;
+    void set_small_block(void* small) noexcept { small_ = small; }
     Table(const Table&) = delete;
     Table& operator=(const Table&) = delete;
     ~Table() {
@@ -215,7 +229,8 @@ private:
     void remove_from_index(uint32_t ix) noexcept;
     bool grow(Py_ssize_t maxsize);
 
-    void* block_ = nullptr;  // one allocation: entries, links, index slots
+    void* block_ = nullptr;  // entries, links, index slots: small_ or one allocation
+    void* small_ = nullptr;
     void* index_ = nullptr;   // uint16_t or uint32_t slots (wide_), all ones when empty
     Entry* entries_ = nullptr;
     Links* links_ = nullptr;  // bounded tables only

@@ -53,7 +53,9 @@ static bool init_process_state() {
     g.weak_table = PyDict_New();
     g.cache_info_type = make_cache_info_type();
     g.owner_died = make_owner_died_callback();
-    if (!g_kwd_mark || !g.weak_table || !g.cache_info_type || !g.owner_died) return false;
+    g.weakref_args = PyTuple_New(2);
+    if (!g_kwd_mark || !g.weak_table || !g.cache_info_type || !g.owner_died || !g.weakref_args) return false;
+    PyObject_GC_UnTrack(g.weakref_args);  // holds borrowed references only, briefly
     // Set last: it marks the state as complete.
     g.str_boundcache = PyUnicode_InternFromString("__boundcache__");
     return g.str_boundcache != nullptr;

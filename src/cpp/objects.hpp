@@ -20,6 +20,9 @@ struct MethodCache {
     LiveLink link;                  // first member: LiveLink* <-> MethodCache*
     CachedFunctionObject* wrapper;  // strong reference
     Table table;
+    alignas(Entry) unsigned char small[Table::kSmallBytes];
+
+    MethodCache() noexcept { table.set_small_block(small); }
 };
 
 // The wrapper returned by lru_cache. CachedMethod is a subclass type with the
@@ -98,6 +101,7 @@ struct Globals {
     PyObject* cache_info_type;  // CacheInfo named tuple
     PyObject* weak_table;       // {id(owner): container} for owners with no dict and no slot
     PyObject* owner_died;       // the containers' weakref callback
+    PyObject* weakref_args;     // (owner, owner_died) for weakref.ref's constructor, reused
 };
 extern Globals g;
 
@@ -127,6 +131,8 @@ inline PyObject* find_instance_caches(PyObject* owner) {
 
 // The owner's container, created and attached if needed (new reference).
 PyObject* instance_caches_for(PyObject* owner);
+// A new container attached to an owner known to have none (new reference).
+PyObject* attach_instance_caches(PyObject* owner);
 
 // The MethodCache for `wrapper` in container `c`, added if missing.
 MethodCache* method_cache_in(InstanceCachesObject* c, CachedFunctionObject* wrapper);
@@ -145,7 +151,8 @@ inline MethodCache* method_cache_for(PyObject* owner, CachedFunctionObject* wrap
     if (!c || !Py_IS_TYPE(c, &InstanceCaches_Type) || ((InstanceCachesObject*)c)->owner != owner) {
         Py_XDECREF(c);
         if (PyErr_Occurred()) return nullptr;
-        c = instance_caches_for(owner);
+        c = find_instance_caches_slow(owner);  // the weak table
+        if (!c) c = PyErr_Occurred() ? nullptr : attach_instance_caches(owner);
         if (!c) return nullptr;
     }
     holder.reset(c);
