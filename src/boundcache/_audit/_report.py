@@ -93,19 +93,22 @@ class Report(list):
 _HEADERS = ("bytes", "pinned", "held", "entries", "kind", "cache")
 
 
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def format_table(report: Report) -> str:
-    pinning = report.pinning
     if not report:
-        head = "boundcache.audit(): no live caches"
-    elif pinning:
-        head = (
-            f"boundcache.audit(): {len(report)} live caches, {len(pinning)} pinning "
-            f"{report.total_pinned} instances ({format_bytes(report.total_bytes)})"
+        return "boundcache.audit(): no live caches\n"
+    pinning = report.pinning
+    head = f"boundcache.audit(): {_n(len(report), 'live cache')}, "
+    if pinning:
+        head += (
+            f"{len(pinning)} pinning {_n(report.total_pinned, 'instance')} "
+            f"({format_bytes(report.total_bytes)})"
         )
     else:
-        head = f"boundcache.audit(): {len(report)} live caches, none pins an instance"
-    if not report:
-        return head + "\n"
+        head += "none pins an instance"
     cells = [_HEADERS]
     for row in report:
         name = row.name
