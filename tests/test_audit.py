@@ -214,6 +214,33 @@ def test_result_referring_back_to_its_instance_is_still_pinned():
     assert report.total_pinned >= 1
 
 
+def test_subclass_instances_count_and_their_hash_is_not_called():
+    hashes = []
+
+    class Base:
+        def __init__(self):
+            self.buffer = bytearray(4 * KiB)
+
+        def __hash__(self):
+            hashes.append(self)
+            return id(self) >> 4
+
+        @functools.lru_cache(maxsize=8)
+        def m(self, x):
+            return x
+
+    class Child(Base):
+        pass
+
+    Base().m(1)
+    Child().m(1)
+    Child().m(2)
+    hashes.clear()
+    row = row_for(boundcache.audit(), Base.m)
+    assert (row.pinned, row.classes) == (3, (("Child", 2), ("Base", 1)))
+    assert hashes == []
+
+
 def test_a_function_cache_taking_an_instance_does_not_hold_it_as_self():
     class Shape:
         def __init__(self):

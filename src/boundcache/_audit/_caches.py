@@ -130,27 +130,25 @@ def collect_functools(w: object, cache: Cache, graph, selftest: SelfTest, is_can
     graph.stop_ids.add(id(table))
     wid = id(w)
     wrappers_of = selftest.wrappers_of
+    # items(), not table[key]: a lookup would run the instances' __hash__/__eq__.
     held = [
-        k
-        for k in table
+        (k, v)
+        for k, v in table.items()
         if type(k) is tuple and k and wid in wrappers_of(type(k[0])) and (is_candidate is None or is_candidate(k[0]))
     ]
     if not held:
         return
     if w.cache_info().maxsize is None:  # type: ignore[attr-defined]
         # key -> result: the dict holds one reference to each.
-        for k in held:
-            graph.release(k, 1)
-            cache.holds.append((id(k[0]), [id(k), graph.release(table[k], 1)]))
+        for k, result in held:
+            cache.holds.append((id(k[0]), [graph.release(k, 1), graph.release(result, 1)]))
         return
     # Bounded: key -> link. In CPython 3.10 to 3.13 the link is not tracked by
     # the GC; it holds the key and the result, and the wrapper reports both.
-    links_visible = bool(gc.get_referents(next(iter(table.values()))))
+    links_visible = bool(gc.get_referents(held[0][1]))
     results = {} if links_visible else _bounded_results(w, table)
-    for k in held:
-        link = table[k]
-        graph.release(k, 1 if links_visible else 2)
-        roots = [id(k), graph.release(link, 1)]
+    for k, link in held:
+        roots = [graph.release(k, 1 if links_visible else 2), graph.release(link, 1)]
         result = results.get(id(k), results)
         if result is not results:
             roots.append(graph.release(result, 1))
