@@ -76,7 +76,7 @@ def test_functools_cache_decorator_and_property_above_it():
     for _ in range(3):
         s = Shape()
         s.area()
-        s.perimeter
+        assert s.perimeter == 4
     del s
     report = boundcache.audit()
     assert row_for(report, Shape.area).pinned == 3

@@ -5,8 +5,6 @@ import sys
 import textwrap
 from importlib.metadata import entry_points
 
-import pytest
-
 pytest_plugins = ["pytester"]
 
 # Classes at module level of the inner test files: their caches live as long
@@ -268,10 +266,7 @@ def test_in_a_fresh_process_through_the_entry_point(pytester):
 
 
 def test_plugin_import_is_cheap():
-    code = (
-        "import sys, boundcache.pytest_plugin; "
-        "print(sorted(m for m in sys.modules if m.startswith('boundcache')))"
-    )
+    code = "import sys, boundcache.pytest_plugin; print(sorted(m for m in sys.modules if m.startswith('boundcache')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "['boundcache', 'boundcache._core', 'boundcache.pytest_plugin']"

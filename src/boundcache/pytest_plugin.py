@@ -96,16 +96,24 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         return
     from boundcache._audit._leaks import find
 
-    if call.when == "call":
-        # The test function has returned; its fixtures' values are still alive.
-        leaks = find(state.before, state.reported, phase="test")
-    else:
-        del item.stash[_STATE]
-        # The fixtures are finalized; pytest drops their values (funcargs)
-        # right after this report, so their references do not count.
-        funcargs = getattr(item, "funcargs", None)
-        forget = (funcargs,) if isinstance(funcargs, dict) else ()
-        leaks = find(state.before, state.reported, forget, phase="test or its fixtures")
+    try:
+        if call.when == "call":
+            # The test function has returned; its fixtures' values are still alive.
+            leaks = find(state.before, state.reported, phase="test")
+        else:
+            del item.stash[_STATE]
+            # The fixtures are finalized; pytest drops their values (funcargs)
+            # right after this report, so their references do not count.
+            funcargs = getattr(item, "funcargs", None)
+            forget = (funcargs,) if isinstance(funcargs, dict) else ()
+            leaks = find(state.before, state.reported, forget, phase="test or its fixtures")
+    except Exception as e:  # a failure of the check: this test's, not the session's
+        import traceback
+
+        report.outcome = "failed"
+        details = "".join(traceback.format_exception(type(e), e, e.__traceback__))
+        report.longrepr = "boundcache: the leak check failed:\n" + details
+        return
     if leaks is not None:
         state.reported |= leaks.ids
         report.outcome = "failed"

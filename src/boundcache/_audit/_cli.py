@@ -22,8 +22,13 @@ DESCRIPTION = "Run a Python script, then print which caches pin instances (bound
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m boundcache audit", description=DESCRIPTION)
-    p.add_argument("--min-bytes", type=_size, default=0, metavar="SIZE",
-                   help="only caches whose pinned instances keep at least SIZE (4096, 64K, 10MiB)")
+    p.add_argument(
+        "--min-bytes",
+        type=_size,
+        default=0,
+        metavar="SIZE",
+        help="only caches whose pinned instances keep at least SIZE (4096, 64K, 10MiB)",
+    )
     p.add_argument("--no-stdlib", action="store_true", help="leave out caches of standard-library functions")
     p.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of standard output")
     p.add_argument("script", help="the Python script to run")

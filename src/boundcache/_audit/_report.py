@@ -103,10 +103,7 @@ def format_table(report: Report) -> str:
     pinning = report.pinning
     head = f"boundcache.audit(): {_n(len(report), 'live cache')}, "
     if pinning:
-        head += (
-            f"{len(pinning)} pinning {_n(report.total_pinned, 'instance')} "
-            f"({format_bytes(report.total_bytes)})"
-        )
+        head += f"{len(pinning)} pinning {_n(report.total_pinned, 'instance')} ({format_bytes(report.total_bytes)})"
     else:
         head += "none pins an instance"
     cells = [_HEADERS]
@@ -114,9 +111,7 @@ def format_table(report: Report) -> str:
         name = row.name
         if row.classes:
             name += "  [" + ", ".join(f"{n} {cls}" for cls, n in row.classes) + "]"
-        cells.append(
-            (format_bytes(row.bytes), str(row.pinned), str(row.held), str(row.entries), row.kind, name)
-        )
+        cells.append((format_bytes(row.bytes), str(row.pinned), str(row.held), str(row.entries), row.kind, name))
     widths = [max(len(line[i]) for line in cells) for i in range(len(_HEADERS) - 1)]
     lines = [head]
     for line in cells:
