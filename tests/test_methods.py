@@ -544,3 +544,44 @@ def test_method_under_another_decorator_that_passes_self(no_gc):
     r = weakref.ref(s)
     del s
     assert r() is None
+
+
+class SlottedImage:
+    __slots__ = ("name", "__boundcache__")
+
+    def __init__(self, name):
+        self.name = name
+
+    @boundcache.lru_cache
+    def label(self, suffix):
+        return self.name + suffix
+
+
+@pytest.mark.parametrize("clone", [copy.copy, copy.deepcopy, lambda o: pickle.loads(pickle.dumps(o))])
+def test_slot_held_cache_copies_start_empty(clone):
+    a = SlottedImage("a")
+    a.label("!"), a.label("!")
+    b = clone(a)
+    assert b.label.cache_info() == (0, 0, 128, 0)
+    assert b.label("?") == "a?"
+    assert a.label.cache_info() == (1, 1, 128, 1)
+    assert b.label.cache_info() == (0, 1, 128, 1)
+
+
+def test_function_wrapper_attached_after_class_creation_is_per_instance(no_gc):
+    @boundcache.lru_cache
+    def describe(obj, detail):
+        return (id(obj), detail)
+
+    class Late:
+        pass
+
+    Late.describe = describe  # no __set_name__: reached through instances, it binds
+    x, y = Late(), Late()
+    assert x.describe(1) == (id(x), 1) and x.describe(1) == (id(x), 1)
+    assert y.describe(1) == (id(y), 1)
+    assert x.describe.cache_info() == (1, 1, 128, 1)
+    r = weakref.ref(x)
+    del x
+    assert r() is None
+    assert describe("plain", 2) == (id("plain"), 2)  # still a function when called directly

@@ -19,8 +19,9 @@ static InstanceCachesObject* new_instance_caches(void* owner) {
     if (!c) return nullptr;
     c->owner = owner;
     c->owner_weakref = nullptr;
-    c->n_caches = c->cap_caches = 0;
-    c->caches = nullptr;
+    c->n_caches = 0;
+    c->cap_caches = 2;
+    c->caches = c->inline_caches;
     c->n_props = c->cap_props = 0;
     c->props = nullptr;
     PyObject_GC_Track(c);
@@ -31,12 +32,14 @@ static InstanceCachesObject* new_instance_caches(void* owner) {
 // wrappers first, and the container is empty before any reference is
 // released, since releasing one can run code that reaches this container.
 static void release_contents(InstanceCachesObject* c) {
-    MethodCache** caches = c->caches;
+    MethodCache* inline_copy[2] = {c->inline_caches[0], c->inline_caches[1]};
+    MethodCache** caches = c->caches == c->inline_caches ? inline_copy : c->caches;
     uint32_t n_caches = c->n_caches;
     PropertyValue* props = c->props;
     uint32_t n_props = c->n_props;
-    c->caches = nullptr;
-    c->n_caches = c->cap_caches = 0;
+    c->caches = c->inline_caches;
+    c->n_caches = 0;
+    c->cap_caches = 2;
     c->props = nullptr;
     c->n_props = c->cap_props = 0;
 
@@ -52,10 +55,10 @@ static void release_contents(InstanceCachesObject* c) {
         MethodCache* mc = caches[i];
         PyObject* wrapper = (PyObject*)mc->wrapper;
         mc->~MethodCache();
-        PyMem_Free(mc);
+        if ((void*)mc != (void*)c->first_cache) PyMem_Free(mc);
         Py_DECREF(wrapper);
     }
-    PyMem_Free(caches);
+    if (caches != inline_copy) PyMem_Free(caches);
     for (uint32_t i = 0; i < n_props; i++) {
         Py_DECREF(props[i].descr);
         Py_XDECREF(props[i].value);
@@ -267,12 +270,12 @@ static int attach_directly(PyObject* owner, PyObject* c) {
 PyObject* instance_caches_for(PyObject* owner) {
     if (PyObject* found = find_instance_caches_slow(owner)) return found;
     if (PyErr_Occurred()) return nullptr;
+    // Allocating may run the GC, and a finalizer may then call into this
+    // owner's cache and attach a container of its own. Ours replaces it: the
+    // only loss is that cache's entries (its statistics go to the wrapper's
+    // sums when it dies), never a wrong result.
     Ref c((PyObject*)new_instance_caches(owner));
     if (!c) return nullptr;
-    // Allocating may have run the GC, and finalizers may have called into
-    // this owner's cache already: use the container they attached, if any.
-    if (PyObject* found = find_instance_caches(owner)) return found;
-    if (PyErr_Occurred()) return nullptr;
     int r = attach_directly(owner, c.get());
     if (r < 0) return nullptr;
     if (r > 0) return c.release();
@@ -281,16 +284,18 @@ PyObject* instance_caches_for(PyObject* owner) {
 
 MethodCache* method_cache_in(InstanceCachesObject* c, CachedFunctionObject* wrapper) {
     if (c->n_caches == c->cap_caches) {
-        uint32_t cap = c->cap_caches ? 2 * c->cap_caches : 2;
-        auto* grown = (MethodCache**)PyMem_Realloc(c->caches, cap * sizeof(MethodCache*));
+        uint32_t cap = 2 * c->cap_caches;
+        bool was_inline = c->caches == c->inline_caches;
+        auto* grown = (MethodCache**)PyMem_Realloc(was_inline ? nullptr : c->caches, cap * sizeof(MethodCache*));
         if (!grown) {
             PyErr_NoMemory();
             return nullptr;
         }
+        if (was_inline) std::memcpy(grown, c->inline_caches, sizeof c->inline_caches);
         c->caches = grown;
         c->cap_caches = cap;
     }
-    void* mem = PyMem_Malloc(sizeof(MethodCache));
+    void* mem = c->n_caches == 0 ? c->first_cache : PyMem_Malloc(sizeof(MethodCache));
     if (!mem) {
         PyErr_NoMemory();
         return nullptr;

@@ -3,6 +3,11 @@
 namespace bc {
 
 void Graveyard::bury_block(void* block, Entry* entries, uint32_t n) {
+    if (!has_first_) {
+        first_ = Block{block, entries, n};
+        has_first_ = true;
+        return;
+    }
     if (n_blocks_ == cap_blocks_) {
         uint32_t cap = cap_blocks_ ? 2 * cap_blocks_ : 4;
         auto* grown = (Block*)PyMem_Realloc(blocks_, cap * sizeof(Block));
@@ -29,19 +34,24 @@ void Graveyard::release() noexcept {
     int n_single = n_single_;
     std::memcpy(single, single_, sizeof single);
     n_single_ = 0;
+    Block first = first_;
+    bool has_first = has_first_;
+    has_first_ = false;
     Block* blocks = blocks_;
     uint32_t n_blocks = n_blocks_;
     blocks_ = nullptr;
     n_blocks_ = cap_blocks_ = 0;
 
-    for (int i = 0; i < n_single; i++) Py_XDECREF(single[i]);
-    for (uint32_t b = 0; b < n_blocks; b++) {
-        for (uint32_t i = 0; i < blocks[b].n; i++) {
-            Py_XDECREF(blocks[b].entries[i].key);
-            Py_XDECREF(blocks[b].entries[i].value);
+    auto release_block = [](const Block& b) {
+        for (uint32_t i = 0; i < b.n; i++) {
+            Py_XDECREF(b.entries[i].key);
+            Py_XDECREF(b.entries[i].value);
         }
-        PyMem_Free(blocks[b].mem);
-    }
+        PyMem_Free(b.mem);
+    };
+    for (int i = 0; i < n_single; i++) Py_XDECREF(single[i]);
+    if (has_first) release_block(first);
+    for (uint32_t b = 0; b < n_blocks; b++) release_block(blocks[b]);
     PyMem_Free(blocks);
 }
 

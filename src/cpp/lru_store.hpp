@@ -62,6 +62,8 @@ private:
         Entry* entries;
         uint32_t n;
     };
+    Block first_{};  // most operations bury at most one block: no allocation for it
+    bool has_first_ = false;
     Block* blocks_ = nullptr;
     uint32_t n_blocks_ = 0, cap_blocks_ = 0;
 };

@@ -68,9 +68,14 @@ struct InstanceCachesObject {
     void* owner;
     PyObject* owner_weakref;  // only for owners kept in the weak table
     uint32_t n_caches, cap_caches;
-    MethodCache** caches;
+    MethodCache** caches;  // inline_caches until a third cached method is used
+    MethodCache* inline_caches[2];
     uint32_t n_props, cap_props;
     PropertyValue* props;
+    // The first cached method's cache lives in the container itself: most
+    // owners use one or two cached methods, and the first call on a fresh
+    // instance should cost one allocation, not three.
+    alignas(MethodCache) unsigned char first_cache[sizeof(MethodCache)];
 };
 
 extern PyTypeObject CachedFunction_Type;

@@ -1,0 +1,155 @@
+"""``boundcache check``: the command line.
+
+Exit status, as flake8 and ruff: 0 nothing found, 1 something found (a file
+that does not parse counts), 2 a usage error (bad option, missing path, bad
+configuration).  Usage errors are one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import io
+import os
+import sys
+import tokenize
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from . import noqa
+from .config import Config, ConfigError, discover, load
+from .files import iter_files
+from .finding import SYNTAX_CODE, Finding, check_source
+from .fixing import fix_source
+from .output import json_report, text_line, unified_diff
+
+PROG = "boundcache check"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        raise _UsageError(message)
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="Find functools.lru_cache/cache on methods (the cache keeps every "
+        "instance alive) and rewrite them to boundcache.",
+    )
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="files or directories (default: .)")
+    parser.add_argument("--fix", action="store_true", help="rewrite the findings in place")
+    parser.add_argument("--diff", action="store_true", help="print the fixes as a unified diff; write nothing")
+    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    parser.add_argument("--config", metavar="FILE", help="pyproject.toml to read [tool.boundcache] from")
+    return parser
+
+
+@dataclass
+class FileResult:
+    findings: list[Finding] = field(default_factory=list)  # what is left to report
+    old: str | None = None
+    new: str | None = None  # the fixed text, when a fix changes something
+    encoding: str = "utf-8"
+    fixed: list[Finding] = field(default_factory=list)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = _parser().parse_args(args_list)
+    except _UsageError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 2
+    except SystemExit as exit_:  # --help
+        return int(exit_.code or 0)
+
+    paths = args.paths or ["."]
+    missing = [p for p in paths if not os.path.exists(p)]
+    if missing:
+        print(f"{PROG}: error: no such file or directory: {missing[0]}", file=sys.stderr)
+        return 2
+    try:
+        config = load(args.config) if args.config else discover(paths)
+    except ConfigError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 2
+
+    fixing = args.fix or args.diff
+    reported: list[Finding] = []
+    found = fixed = changed_files = 0
+    for path in iter_files(paths, config):
+        result = check_file(path, config, fix=fixing)
+        found += len(result.findings) + len(result.fixed)
+        if result.new is not None:
+            if args.diff:
+                sys.stdout.write(unified_diff(path, result.old or "", result.new))
+            else:
+                try:
+                    _write(path, result)
+                except OSError as error:
+                    print(f"{PROG}: cannot write {path}: {error.strerror or error}", file=sys.stderr)
+                    result.findings = sorted(result.findings + result.fixed, key=lambda f: (f.line, f.col))
+                    result.fixed = []
+            if result.fixed:
+                changed_files += 1
+        fixed += len(result.fixed)
+        reported += result.findings
+
+    if args.diff:
+        # stdout holds the diff alone; the rest is said on stderr.
+        for finding in reported:
+            print(text_line(finding) + " (no automatic fix)", file=sys.stderr)
+    elif args.format == "json":
+        print(json_report(reported))
+    else:
+        for finding in reported:
+            print(text_line(finding))
+    if fixing:
+        verb = "would be fixed" if args.diff else "fixed"
+        print(f"{fixed} of {found} findings {verb} in {changed_files} files.", file=sys.stderr)
+        return 1 if reported or (args.diff and fixed) else 0
+    return 1 if reported else 0
+
+
+def check_file(path: str, config: Config, fix: bool = False) -> FileResult:
+    try:
+        with open(path, "rb") as stream:
+            data = stream.read()
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        source = data.decode(encoding)
+    except (OSError, SyntaxError, UnicodeDecodeError, LookupError) as error:
+        message = getattr(error, "strerror", None) or str(error)
+        return FileResult([Finding(path, 1, 1, SYNTAX_CODE, f"{SYNTAX_CODE} cannot read: {message}")])
+
+    findings = check_source(source, path, config.memoizers)
+    if findings and findings[0].code == SYNTAX_CODE:
+        return FileResult(findings)
+    findings = noqa.apply(findings, source)
+    result = FileResult(findings, old=source, encoding=encoding)
+    if fix and any(f.fixable for f in findings):
+        outcome = fix_source(source, findings)
+        if outcome.fixed:
+            try:
+                ast.parse(outcome.source)
+            except SyntaxError:  # a bug of ours: never write a broken file
+                print(f"{PROG}: internal error: the fix of {path} does not parse; "
+                      "file left unchanged", file=sys.stderr)
+                return result
+            fixed_ids = {id(f) for f in outcome.fixed}
+            result.findings = [f for f in findings if id(f) not in fixed_ids]
+            result.fixed = list(outcome.fixed)
+            result.new = outcome.source
+    return result
+
+
+def _write(path: str, result: FileResult) -> None:
+    # Same encoding (a BOM is kept by utf-8-sig), and no newline translation:
+    # the text was decoded from bytes, so its line endings are the file's own.
+    with open(path, "wb") as stream:
+        stream.write((result.new or "").encode(result.encoding))

@@ -1,0 +1,53 @@
+"""The flake8 plugin: the same BC001 findings, inside a flake8 run.
+
+Registered as ``flake8.extension`` entry point ``BC``.  flake8 parses the file
+and applies ``# noqa`` itself; we reuse its tree and its lines.  Extra
+memoizers come from the same ``[tool.boundcache]`` table the command reads,
+found from the checked file's directory.  ``exclude`` is the command's
+business: under flake8, use flake8's own ``exclude``/``per-file-ignores``.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import os
+from typing import Iterator
+
+from .config import Config, discover
+from .finding import analyze, needles
+
+try:
+    from importlib.metadata import PackageNotFoundError, version
+
+    _VERSION = version("boundcache")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    _VERSION = "0"
+
+
+@functools.lru_cache(maxsize=None)
+def _config_for(directory: str) -> Config:
+    # One lookup per directory per run; a ConfigError stops flake8 with its message.
+    return discover([directory])
+
+
+class Flake8Plugin:
+    name = "boundcache"
+    version = _VERSION
+
+    def __init__(self, tree: ast.Module, filename: str, lines: list[str]) -> None:
+        self.tree = tree
+        self.filename = filename
+        self.lines = lines
+
+    def run(self) -> Iterator[tuple[int, int, str, type]]:
+        real_file = self.filename not in ("stdin", "-", None) and os.path.exists(self.filename)
+        directory = os.path.dirname(os.path.abspath(self.filename)) if real_file else os.getcwd()
+        memoizers = _config_for(directory).memoizers
+        source = "".join(self.lines)
+        if source.isascii() and not any(word in source for word in needles(memoizers)):
+            return
+        path = self.filename if real_file else ""
+        for finding in analyze(self.tree, self.lines, path, memoizers):
+            # flake8 wants a 0-based column and adds 1 when printing.
+            yield finding.line, finding.col - 1, finding.message, type(self)

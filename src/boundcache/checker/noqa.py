@@ -1,0 +1,82 @@
+"""``# noqa`` and ``# noqa: BC001`` comments, with flake8's semantics.
+
+Comments are read with ``tokenize`` (a ``#`` inside a string is not a
+comment), and a noqa comment covers every physical line of its logical line,
+as in flake8: a decorator split over several lines is silenced by a comment
+on any of them.  Codes match by prefix (``# noqa: BC`` silences BC001).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import tokenize
+from typing import Iterable
+
+# flake8's own pattern (flake8/defaults.py), so both tools agree on a comment.
+_NOQA = re.compile(r"# noqa(?::[\s]?(?P<codes>([A-Z]+[0-9]+(?:[,\s]+)?)+))?", re.IGNORECASE)
+_CODE = re.compile(r"[A-Z]+[0-9]*", re.IGNORECASE)
+
+ALL = frozenset({"*"})  # a bare `# noqa`
+
+
+def noqa_lines(source: str) -> dict[int, frozenset[str]]:
+    """Map line number to the codes silenced there (``ALL`` for a bare noqa)."""
+    if "noqa" not in source.lower():
+        return {}  # tokenizing is the slow part: skip it when it cannot matter
+    result: dict[int, frozenset[str]] = {}
+    logical_start: int | None = None
+    pending: list[tuple[int, frozenset[str]]] = []
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(source, newline="").readline):
+            kind = token.type
+            if kind == tokenize.COMMENT:
+                codes = _parse(token.string)
+                if codes is not None:
+                    pending.append((token.start[0], codes))
+            elif kind in (tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER):
+                if kind == tokenize.NL and logical_start is not None:
+                    continue  # a line break inside brackets: same logical line
+                first = logical_start if logical_start is not None else token.start[0]
+                for _, codes in pending:
+                    for line in range(first, token.end[0] + 1):
+                        result[line] = _merge(result.get(line), codes)
+                pending.clear()
+                logical_start = None
+            elif kind not in (tokenize.INDENT, tokenize.DEDENT) and logical_start is None:
+                logical_start = token.start[0]
+    except (tokenize.TokenError, SyntaxError):
+        pass  # the file parsed, so this is a tokenize quirk: keep what we have
+    for line, codes in pending:
+        result[line] = _merge(result.get(line), codes)
+    return result
+
+
+def _parse(comment: str) -> frozenset[str] | None:
+    match = _NOQA.search(comment)
+    if match is None:
+        return None
+    codes = match.group("codes")
+    if not codes:
+        return ALL
+    return frozenset(code.upper() for code in _CODE.findall(codes))
+
+
+def _merge(old: frozenset[str] | None, new: frozenset[str]) -> frozenset[str]:
+    return new if old is None else old | new
+
+
+def is_silenced(code: str, line: int, noqa: dict[int, frozenset[str]]) -> bool:
+    codes = noqa.get(line)
+    if not codes:
+        return False
+    return codes is ALL or "*" in codes or any(code.startswith(c) for c in codes)
+
+
+def apply(findings: Iterable, source: str) -> list:
+    """The findings that no noqa comment silences."""
+    findings = list(findings)
+    if not findings:
+        return findings
+    noqa = noqa_lines(source)
+    return [f for f in findings if not is_silenced(f.code, f.line, noqa)]
