@@ -26,10 +26,22 @@ __all__ = [
     "CacheInfo",
     "CachedFunction",
     "CachedMethod",
+    "audit",
     "cache",
     "cached_property",
     "lru_cache",
 ]
+
+
+def __getattr__(name):
+    # audit() is imported on first use, so that `import boundcache` stays cheap.
+    if name == "audit":
+        from ._audit import audit
+
+        globals()["audit"] = audit
+        return audit
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # First parameter names that mean "the owner comes first".
 _OWNER_PARAMETERS = ("self", "cls")

@@ -10,6 +10,7 @@ usage: python -m boundcache COMMAND [ARGS...]
 commands:
   demo     the image-service scenario, functools beside boundcache
   check    find lru_cache/cache on methods in source code (--fix rewrites them)
+  audit    run a script, then show which caches pin instances: audit [--] script.py [ARGS...]
 """
 
 
@@ -27,6 +28,10 @@ def main(argv: list[str] | None = None) -> int:
         from .checker import main as check_main
 
         return check_main(rest)
+    if command == "audit":
+        from ._audit._cli import main as audit_main
+
+        return audit_main(rest)
     print(f"boundcache: unknown command {command!r}\n{USAGE}", file=sys.stderr, end="")
     return 2
 

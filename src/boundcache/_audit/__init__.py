@@ -1,0 +1,188 @@
+"""``boundcache.audit()``: which caches of this process pin instances, and how
+much memory those instances keep. Contract section 6; method in docs/audit.md.
+
+- ``_caches``: finding the live caches and the entries that hold instances;
+- ``_retained``: what would be freed if the caches let go (trial deletion);
+- ``_report``: rows and the printed table;
+- ``_cli``: ``python -m boundcache audit -- script.py``.
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+from collections import Counter
+from dataclasses import dataclass, field, replace
+
+from ._caches import (
+    _BC_TYPES,
+    Cache,
+    SelfTest,
+    collect_boundcache,
+    collect_functools,
+    collect_weak_table,
+    find_wrappers,
+    stop_ids,
+)
+from ._report import CacheRow, Report, format_bytes, parse_bytes
+from ._retained import Graph
+
+__all__ = ["CacheRow", "Report", "audit", "format_bytes", "parse_bytes"]
+
+# Bound on the objects explored from the held instances (see docs/audit.md).
+MAX_OBJECTS = 2_000_000
+
+
+def audit(*, min_bytes: int = 0, include_stdlib: bool = True, collect: bool = True) -> Report:
+    """Walks the live caches of this process, functools' and boundcache's.
+
+    Returns a :class:`Report`: one :class:`CacheRow` a cache, with
+    ``qualname``, ``kind`` (``"functools"`` or ``"boundcache"``), ``entries``,
+    ``pinned`` (distinct instances the cache holds as ``self`` that nothing
+    else keeps alive), ``held`` (all instances it holds as ``self``) and
+    ``bytes`` (what the pinned instances keep reachable that nothing else
+    references). Printing it gives a table sorted by bytes, largest first.
+
+    *min_bytes* drops the rows below that many bytes; ``include_stdlib=False``
+    drops the caches of standard-library functions. *collect* runs
+    :func:`gc.collect` first, so that unreachable garbage is not mistaken for
+    a live reference.
+    """
+    result = analyse(collect=collect)
+    keep = [
+        i
+        for i, row in enumerate(result.rows)
+        if (include_stdlib or not _is_stdlib(row.module)) and row.bytes >= min_bytes
+    ]
+    return result.report(keep)
+
+
+@dataclass
+class Analysis:
+    """Rows plus what the totals and the pytest plugin need: for each row the
+    ids of its pinned instances and of the objects it retains (the objects
+    themselves are released before this is returned)."""
+
+    rows: list[CacheRow]
+    pinned_ids: list[set[int]]
+    retained_ids: list[set[int]]
+    sizes: dict[int, int] = field(default_factory=dict)
+    truncated: bool = False
+
+    def report(self, keep=None) -> Report:
+        keep = range(len(self.rows)) if keep is None else keep
+        pinned: set[int] = set()
+        retained: set[int] = set()
+        for i in keep:
+            pinned |= self.pinned_ids[i]
+            retained |= self.retained_ids[i]
+        sizes = self.sizes
+        return Report(
+            [self.rows[i] for i in keep],
+            total_bytes=sum(sizes[oid] for oid in retained),
+            total_pinned=len(pinned),
+        )
+
+
+def analyse(*, collect: bool = True, is_candidate=None, forget=()) -> Analysis:
+    """The whole audit. `is_candidate(obj)` restricts the instances considered
+    (the pytest plugin: made during the test); `forget` lists containers
+    whose references are about to go (the plugin: pytest's funcargs)."""
+    if collect:
+        gc.collect()
+    graph = Graph(set(), MAX_OBJECTS)
+    try:
+        caches = _release_entries(graph, is_candidate)
+        graph.explore()
+        for container in forget:
+            graph.forget_referrer(container)
+        graph.solve()
+        return _rows(caches, graph)
+    finally:
+        graph.close()
+
+
+def _release_entries(graph: Graph, is_candidate) -> list[tuple[Cache, CacheRow]]:
+    # Every reference to a cached object taken here is dropped on return,
+    # before the graph reads reference counts.
+    wrappers = find_wrappers()
+    graph.stop_ids = stop_ids(wrappers)
+    selftest = SelfTest()
+    caches: list[tuple[Cache, CacheRow]] = []
+    by_wrapper: dict[int, Cache] = {}
+    for w in wrappers:
+        is_functools = not isinstance(w, _BC_TYPES)
+        cache = Cache(w, "functools" if is_functools else "boundcache")
+        if is_functools:
+            collect_functools(w, cache, graph, selftest, is_candidate)
+        else:
+            collect_boundcache(w, cache, graph, selftest, is_candidate)
+        by_wrapper[id(w)] = cache
+        caches.append((cache, _row_template(w, cache.kind)))
+    collect_weak_table(by_wrapper, graph, is_candidate)
+    selftest.clear()
+    return caches
+
+
+def _row_template(w, kind: str) -> CacheRow:
+    info = w.cache_info()
+    qualname = getattr(w, "__qualname__", None)
+    if not isinstance(qualname, str):
+        qualname = getattr(getattr(w, "__wrapped__", None), "__qualname__", None) or repr(w)
+    module = getattr(w, "__module__", None)
+    return CacheRow(
+        qualname=qualname,
+        kind=kind,
+        entries=info.currsize,
+        pinned=0,
+        bytes=0,
+        module=module if isinstance(module, str) else None,
+        maxsize=info.maxsize,
+    )
+
+
+def _rows(caches, graph: Graph) -> Analysis:
+    freed = graph.freed
+    rows, pinned_ids, retained_ids = [], [], []
+    sizes: dict[int, int] = {}
+    for cache, row in caches:
+        held = {owner for owner, _ in cache.holds}
+        pinned = {owner for owner in held if owner in freed}
+        retained: set[int] = set()
+        if pinned:
+            retained = _retained_by(graph, cache, pinned)
+            # A pinned instance not reached from its entries (weak table: the
+            # results that pin it belong to another method) is not this row's,
+            # nor is what its entries hold.
+            if not pinned <= retained:
+                pinned &= retained
+                retained = _retained_by(graph, cache, pinned)
+        missing = [oid for oid in retained if oid not in sizes]
+        for oid in missing:
+            sizes[oid] = graph.size((oid,))
+        classes = Counter(type(graph.obj(oid)).__name__ for oid in pinned)
+        rows.append(
+            replace(
+                row,
+                pinned=len(pinned),
+                held=len(held),
+                bytes=sum(sizes[oid] for oid in retained),
+                classes=tuple(sorted(classes.items(), key=lambda kv: (-kv[1], kv[0]))),
+            )
+        )
+        pinned_ids.append(pinned)
+        retained_ids.append(retained)
+    return Analysis(rows, pinned_ids, retained_ids, sizes, graph.truncated)
+
+
+def _retained_by(graph: Graph, cache: Cache, owners: set[int]) -> set[int]:
+    if not owners:
+        return set()
+    return graph.reach(oid for owner, roots in cache.holds if owner in owners for oid in roots)
+
+
+def _is_stdlib(module: str | None) -> bool:
+    if not module:
+        return False
+    top = module.partition(".")[0]
+    return top in sys.stdlib_module_names or top == "__future__"

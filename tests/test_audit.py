@@ -1,0 +1,618 @@
+"""Contract section 6: boundcache.audit() finds the caches that pin instances.
+
+Every test defines its classes locally, so that what it leaks becomes
+collectable garbage (class, cache and instances together) once it returns,
+and the next audit's gc.collect() frees it.
+"""
+
+import fnmatch
+import functools
+import gc
+import subprocess
+import sys
+import textwrap
+import tracemalloc
+import weakref
+
+import pytest
+
+import boundcache
+from boundcache._audit import CacheRow, Report, format_bytes, parse_bytes
+
+KiB = 1024
+MiB = 1024 * KiB
+
+
+def row_for(report, wrapper):
+    """The report's row for `wrapper` (a functools or boundcache wrapper)."""
+    rows = [r for r in report if r.qualname == wrapper.__qualname__ and r.module == wrapper.__module__]
+    assert len(rows) == 1, (wrapper, rows)
+    return rows[0]
+
+
+# -- functools ----------------------------------------------------------------
+
+
+def test_unbounded_functools_method_cache_pins_dropped_instances():
+    class Image:
+        def __init__(self):
+            self.buffer = bytearray(64 * KiB)
+
+        @functools.lru_cache(maxsize=None)
+        def thumbnail(self, size):
+            return size * 2
+
+    refs = []
+    for _ in range(5):
+        img = Image()
+        img.thumbnail(10)
+        refs.append(weakref.ref(img))
+    del img
+    live = Image()
+    live.thumbnail(3)
+
+    row = row_for(boundcache.audit(), Image.thumbnail)
+    assert (row.kind, row.entries, row.pinned, row.held) == ("functools", 6, 5, 6)
+    assert row.classes == (("Image", 5),)
+    assert 5 * 64 * KiB <= row.bytes < 2 * 5 * 64 * KiB
+    assert row.maxsize is None
+    assert all(r() is not None for r in refs)  # really pinned: nothing else holds them
+
+
+def test_functools_cache_decorator_and_property_above_it():
+    class Shape:
+        def __init__(self):
+            self.points = bytearray(10 * KiB)
+
+        @functools.cache
+        def area(self):
+            return len(self.points)
+
+        @property
+        @functools.lru_cache(maxsize=None)
+        def perimeter(self):
+            return 4
+
+    for _ in range(3):
+        s = Shape()
+        s.area()
+        assert s.perimeter == 4
+    del s
+    report = boundcache.audit()
+    assert row_for(report, Shape.area).pinned == 3
+    assert row_for(report, Shape.perimeter.fget).pinned == 3
+
+
+def test_bounded_functools_cache_pins_what_it_has_not_evicted():
+    class Doc:
+        def __init__(self):
+            self.text = bytearray(8 * KiB)
+
+        @functools.lru_cache(maxsize=3)
+        def words(self):
+            return ["w"] * 10
+
+    refs = []
+    for _ in range(10):
+        d = Doc()
+        d.words()
+        refs.append(weakref.ref(d))
+    del d
+    gc.collect()
+    assert [r() is None for r in refs] == [True] * 7 + [False] * 3
+
+    row = row_for(boundcache.audit(), Doc.words)
+    assert (row.entries, row.pinned, row.held, row.maxsize) == (3, 3, 3, 3)
+    # The results (lists of ten) count too: they go with the entries.
+    assert 3 * 8 * KiB < row.bytes < 2 * 3 * 8 * KiB
+
+
+def test_maxsize_zero_holds_nothing():
+    class C:
+        @functools.lru_cache(maxsize=0)
+        def m(self):
+            return 1
+
+    C().m()
+    row = row_for(boundcache.audit(), C.m)
+    assert (row.entries, row.pinned, row.held, row.bytes) == (0, 0, 0, 0)
+
+
+@pytest.mark.parametrize("typed", [False, True])
+@pytest.mark.parametrize("maxsize", [None, 64])
+def test_methods_with_several_arguments_and_keywords(maxsize, typed):
+    class Grid:
+        def __init__(self):
+            self.cells = bytearray(4 * KiB)
+
+        @functools.lru_cache(maxsize=maxsize, typed=typed)
+        def cell(self, x, y=0, *, scale=1, label=None):
+            return (x, y, scale, label)
+
+    for _ in range(4):
+        g = Grid()
+        g.cell(1)
+        g.cell(1, 2)
+        g.cell(1, y=2)
+        g.cell(1, 2, scale=3, label="a")
+        g.cell(1.0, 2)  # a separate entry when typed
+    del g
+    row = row_for(boundcache.audit(), Grid.cell)
+    assert row.entries == 4 * (5 if typed else 4)
+    assert (row.pinned, row.held) == (4, 4)
+    assert 4 * 4 * KiB < row.bytes < 2 * 4 * 4 * KiB
+
+
+def test_instances_alive_elsewhere_are_held_not_pinned():
+    class Session:
+        def __init__(self):
+            self.buffer = bytearray(16 * KiB)
+
+        @functools.lru_cache(maxsize=None)
+        def user(self, uid):
+            return {"uid": uid}
+
+    sessions = [Session() for _ in range(4)]
+    for s in sessions:
+        s.user(1)
+    row = row_for(boundcache.audit(), Session.user)
+    assert (row.entries, row.pinned, row.held, row.bytes) == (4, 0, 4, 0)
+
+    del sessions[:2]  # the cache alone keeps these two now
+    row = row_for(boundcache.audit(), Session.user)
+    assert (row.pinned, row.held) == (2, 4)
+    assert 2 * 16 * KiB <= row.bytes < 2 * 2 * 16 * KiB
+
+
+def test_shared_objects_are_not_counted_as_retained():
+    shared = bytearray(1 * MiB)
+
+    class View:
+        def __init__(self):
+            self.shared = shared  # alive through the test's local too
+            self.own = bytearray(1 * KiB)
+
+        @functools.lru_cache(maxsize=None)
+        def length(self):
+            return len(self.shared)
+
+    for _ in range(3):
+        View().length()
+    row = row_for(boundcache.audit(), View.length)
+    assert row.pinned == 3
+    assert 3 * KiB <= row.bytes < 64 * KiB  # not the shared megabyte
+
+
+def test_result_referring_back_to_its_instance_is_still_pinned():
+    class Node:
+        def __init__(self):
+            self.payload = bytearray(32 * KiB)
+
+        @functools.lru_cache(maxsize=None)
+        def handler(self):
+            return self.describe  # a bound method: result -> instance
+
+        def describe(self):
+            return "node"
+
+        @functools.lru_cache(maxsize=16)
+        def itself(self):
+            return self
+
+    n = Node()
+    n.handler()
+    n.itself()
+    ref = weakref.ref(n)
+    del n
+    gc.collect()
+    assert ref() is not None  # not a collectable cycle: the class-level cache is a root
+    report = boundcache.audit()
+    for wrapper in (Node.handler, Node.itself):
+        row = row_for(report, wrapper)
+        assert row.pinned == 1
+        assert 32 * KiB <= row.bytes < 64 * KiB
+    assert report.total_pinned >= 1
+
+
+def test_subclass_instances_count_and_their_hash_is_not_called():
+    hashes = []
+
+    class Base:
+        def __init__(self):
+            self.buffer = bytearray(4 * KiB)
+
+        def __hash__(self):
+            hashes.append(self)
+            return id(self) >> 4
+
+        @functools.lru_cache(maxsize=8)
+        def m(self, x):
+            return x
+
+    class Child(Base):
+        pass
+
+    Base().m(1)
+    Child().m(1)
+    Child().m(2)
+    hashes.clear()
+    row = row_for(boundcache.audit(), Base.m)
+    assert (row.pinned, row.classes) == (3, (("Child", 2), ("Base", 1)))
+    assert hashes == []
+
+
+def test_a_function_cache_taking_an_instance_does_not_hold_it_as_self():
+    class Shape:
+        def __init__(self):
+            self.points = bytearray(KiB)
+
+    @functools.lru_cache(maxsize=None)
+    def area(shape):
+        return len(shape.points)
+
+    area(Shape())
+    row = row_for(boundcache.audit(), area)
+    assert (row.entries, row.pinned, row.held) == (1, 0, 0)
+
+
+def test_a_wraps_decorator_above_the_cache_still_identifies_self():
+    def logged(func):
+        @functools.wraps(func)
+        def inner(*args, **kwargs):
+            return func(*args, **kwargs)
+
+        return inner
+
+    class Repo:
+        @logged
+        @functools.lru_cache(maxsize=None)
+        def fetch(self, key):
+            return key
+
+    Repo().fetch(1)
+    Repo().fetch(2)
+    row = row_for(boundcache.audit(), Repo.fetch.__wrapped__)
+    assert (row.pinned, row.held) == (2, 2)
+
+
+# -- boundcache -----------------------------------------------------------------
+
+
+def test_boundcache_caches_in_dict_or_slot_never_pin():
+    class WithDict:
+        def __init__(self):
+            self.buffer = bytearray(8 * KiB)
+
+        @boundcache.lru_cache
+        def me(self):
+            return self  # a cycle through __dict__: collectable
+
+        @boundcache.cache
+        def twice(self, x, *, k=1):
+            return [x, x]
+
+    class WithSlot:
+        __slots__ = ("buffer", "__boundcache__", "__weakref__")
+
+        def __init__(self):
+            self.buffer = bytearray(8 * KiB)
+
+        @boundcache.cache
+        def me(self):
+            return self
+
+    live = [WithDict(), WithSlot()]
+    live[0].twice(1)
+    live[0].twice(2, k=3)
+    refs = []
+    for cls in (WithDict, WithSlot):
+        o = cls()
+        o.me()
+        refs.append(weakref.ref(o))
+        del o
+    report = boundcache.audit()  # collects the cycles first
+    assert [r() for r in refs] == [None, None]
+    for wrapper, entries in ((WithDict.me, 0), (WithDict.twice, 2), (WithSlot.me, 0)):
+        row = row_for(report, wrapper)
+        assert (row.kind, row.entries, row.pinned, row.held, row.bytes) == ("boundcache", entries, 0, 0, 0)
+
+
+def test_boundcache_weak_table_owner_pinned_by_its_own_result():
+    class Tile:
+        __slots__ = ("buffer", "__weakref__")
+
+        def __init__(self):
+            self.buffer = bytearray(48 * KiB)
+
+        @boundcache.lru_cache
+        def me(self):
+            return self  # refers back: the weak table keeps it (contract 3.5)
+
+        @boundcache.cache
+        def size(self, scale):
+            return len(self.buffer) * scale
+
+    pinned = Tile()
+    pinned.me()
+    pinned.size(1)
+    ref = weakref.ref(pinned)
+    del pinned
+    gc.collect()
+    assert ref() is not None
+
+    freed = Tile()
+    freed.size(2)  # no back reference: freed with the instance
+    del freed
+
+    live = Tile()
+    live.me()
+
+    report = boundcache.audit()
+    me = row_for(report, Tile.me)
+    assert (me.kind, me.entries, me.pinned, me.held) == ("boundcache", 2, 1, 2)
+    assert me.classes == (("Tile", 1),)
+    assert 48 * KiB <= me.bytes < 2 * 48 * KiB
+    # The instance is held in size's cache too, but size's results do not pin it.
+    size = row_for(report, Tile.size)
+    assert (size.entries, size.pinned, size.held, size.bytes) == (1, 0, 1, 0)
+
+    Tile.me.cache_clear()
+    gc.collect()
+    assert ref() is None
+    assert row_for(boundcache.audit(), Tile.me).pinned == 0
+
+
+def test_boundcache_function_semantics_table_holding_self():
+    def parse(obj, text):
+        return [obj, text]
+
+    cached_parse = boundcache.lru_cache(maxsize=None)(parse)
+
+    class Parser:
+        parse = cached_parse  # aliased: keeps function semantics
+
+        def __init__(self):
+            self.grammar = bytearray(16 * KiB)
+
+    assert type(Parser.__dict__["parse"]) is boundcache.CachedFunction
+    for _ in range(2):
+        Parser.parse(Parser(), "x")
+    row = row_for(boundcache.audit(), cached_parse)
+    assert (row.kind, row.entries, row.pinned, row.held) == ("boundcache", 2, 2, 2)
+    assert 2 * 16 * KiB <= row.bytes < 2 * 2 * 16 * KiB
+
+
+# -- accuracy: the image-service scenario (contract 7) --------------------------
+
+
+def _freed_by(clear):
+    """Bytes that tracemalloc sees released by clear() and a collection."""
+    gc.collect()
+    before = tracemalloc.get_traced_memory()[0]
+    clear()
+    gc.collect()
+    return before - tracemalloc.get_traced_memory()[0]
+
+
+@pytest.mark.parametrize("kind", ["functools", "boundcache-weak-table"])
+def test_bytes_within_2x_of_the_truth_on_the_image_service(kind):
+    if kind == "functools":
+
+        class ImageCache:
+            def __init__(self, name):
+                self.name = name
+                self.buffer = bytearray(256 * KiB)
+
+            @functools.lru_cache(maxsize=None)
+            def thumbnail(self, width, height=None):
+                return bytes(width)
+
+    else:
+
+        class ImageCache:
+            __slots__ = ("name", "buffer", "__weakref__")
+
+            def __init__(self, name):
+                self.name = name
+                self.buffer = bytearray(256 * KiB)
+
+            @boundcache.lru_cache(maxsize=None)
+            def thumbnail(self, width, height=None):
+                return (bytes(width), self)  # the back reference pins it
+
+    tracemalloc.start()
+    try:
+        for i in range(40):  # one instance a request, dropped after it
+            img = ImageCache(f"request-{i}")
+            img.thumbnail(64)
+            img.thumbnail(32, height=32)
+        del img
+        row = row_for(boundcache.audit(), ImageCache.thumbnail)
+        truth = _freed_by(ImageCache.thumbnail.cache_clear)
+    finally:
+        tracemalloc.stop()
+    assert row.pinned == 40
+    assert truth > 40 * 256 * KiB
+    assert truth / 2 <= row.bytes <= truth * 2, (row.bytes, truth)
+
+
+# -- whole process ----------------------------------------------------------------
+
+
+def test_objects_of_the_caller_are_live_and_nothing_is_pinned_by_a_clean_run():
+    class Model:
+        def __init__(self):
+            self.weights = bytearray(KiB)
+
+        @functools.lru_cache(maxsize=None)
+        def predict(self, x):
+            return x
+
+        @boundcache.cache
+        def explain(self, x):
+            return (self, x)
+
+    models = [Model() for _ in range(3)]
+    for m in models:
+        m.predict(1)
+        m.explain(1)
+    first = boundcache.audit()
+    second = boundcache.audit()
+    for report in (first, second):
+        assert row_for(report, Model.predict).pinned == 0
+        assert row_for(report, Model.explain).pinned == 0
+    assert [(r.qualname, r.pinned, r.bytes) for r in first] == [(r.qualname, r.pinned, r.bytes) for r in second]
+
+
+def test_a_fresh_process_has_no_pinned_instances():
+    code = textwrap.dedent(
+        """
+        import fnmatch, functools, typing, boundcache
+
+        class Live:
+            @functools.lru_cache(maxsize=None)
+            def m(self, x):
+                return x
+
+            @boundcache.cache
+            def b(self, x):
+                return x
+
+        keep = Live()
+        keep.m(1); keep.b(1)
+        fnmatch.fnmatch("a.py", "*.py")
+        typing.List[int]; typing.Optional[str]
+        report = boundcache.audit()
+        assert report.total_pinned == 0, report
+        assert report.total_bytes == 0, report
+        assert not report.pinning, report
+        print(len(report))
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout) >= 3
+
+
+def test_the_report_keeps_no_object_alive(no_gc):
+    class Blob:
+        @functools.lru_cache(maxsize=None)
+        def m(self):
+            return 1
+
+    b = Blob()
+    b.m()
+    ref = weakref.ref(b)
+    del b
+    report = boundcache.audit(collect=False)
+    assert row_for(report, Blob.m).pinned == 1
+    Blob.m.cache_clear()
+    assert ref() is None  # freed by reference counting: the audit holds nothing
+
+
+def test_many_entries():
+    class Item:
+        def __init__(self, i):
+            self.i = i
+
+        @functools.lru_cache(maxsize=None)
+        def f(self, x, *, k=0):
+            return x + k
+
+    keep = []
+    for i in range(2000):
+        item = Item(i)
+        item.f(1)
+        item.f(1, k=2)
+        if i % 4 == 0:
+            keep.append(item)
+    del item
+    row = row_for(boundcache.audit(), Item.f)
+    assert (row.entries, row.pinned, row.held) == (4000, 1500, 2000)
+
+
+# -- the report -----------------------------------------------------------------------
+
+
+def test_printing_gives_a_table_sorted_by_bytes_with_human_units():
+    class Big:
+        def __init__(self):
+            self.b = bytearray(3 * MiB)
+
+        @functools.lru_cache(maxsize=None)
+        def m(self):
+            return 0
+
+    class Small:
+        def __init__(self):
+            self.b = bytearray(5 * KiB)
+
+        @functools.lru_cache(maxsize=None)
+        def m(self):
+            return 0
+
+    Small().m()
+    Big().m()
+    report = boundcache.audit()
+    assert isinstance(report, Report) and all(isinstance(r, CacheRow) for r in report)
+    assert [r.bytes for r in report] == sorted((r.bytes for r in report), reverse=True)
+    text = str(report)
+    lines = text.splitlines()
+    assert lines[0].startswith("boundcache.audit(): ")
+    assert lines[1].split() == ["bytes", "pinned", "held", "entries", "kind", "cache"]
+    big = next(i for i, line in enumerate(lines) if line.endswith("Big.m  [1 Big]"))
+    small = next(i for i, line in enumerate(lines) if line.endswith("Small.m  [1 Small]"))
+    assert big < small
+    assert lines[big].split()[:2] == ["3.0", "MiB"]
+    assert lines[small].split()[:2] == [format_bytes(row_for(report, Small.m).bytes).split()[0], "KiB"]
+    assert repr(report) == text
+
+
+def test_min_bytes_and_include_stdlib_trim_the_report():
+    class Heavy:
+        def __init__(self):
+            self.b = bytearray(2 * MiB)
+
+        @functools.lru_cache(maxsize=None)
+        def m(self):
+            return 0
+
+    Heavy().m()
+    fnmatch.fnmatch("a.txt", "*.txt")  # fnmatch._compile_pattern is an lru_cache
+
+    full = boundcache.audit()
+    names = {r.name for r in full}
+    assert "fnmatch._compile_pattern" in names
+    assert row_for(full, Heavy.m).pinned == 1
+
+    no_stdlib = boundcache.audit(include_stdlib=False)
+    assert "fnmatch._compile_pattern" not in {r.name for r in no_stdlib}
+    assert row_for(no_stdlib, Heavy.m).pinned == 1
+
+    big = boundcache.audit(min_bytes=MiB)
+    assert all(r.bytes >= MiB for r in big)
+    assert row_for(big, Heavy.m).bytes >= 2 * MiB
+    assert big.total_bytes >= 2 * MiB and big.total_pinned >= 1
+
+
+def test_format_and_parse_bytes():
+    assert format_bytes(0) == "0 B"
+    assert format_bytes(1023) == "1023 B"
+    assert format_bytes(1536) == "1.5 KiB"
+    assert format_bytes(4 * 1024**3) == "4.0 GiB"
+    assert parse_bytes("4096") == 4096
+    assert parse_bytes("64K") == parse_bytes("64 KiB") == parse_bytes("64kb") == 64 * KiB
+    assert parse_bytes("1.5G") == int(1.5 * 1024**3)
+    with pytest.raises(ValueError):
+        parse_bytes("lots")
+
+
+def test_audit_is_public_and_lazy():
+    assert "audit" in boundcache.__all__
+    assert boundcache.audit is __import__("boundcache._audit", fromlist=["audit"]).audit
+    out = subprocess.run(
+        [sys.executable, "-c", "import sys, boundcache; print('boundcache._audit' in sys.modules)"],
+        capture_output=True,
+        text=True,
+    )
+    assert out.stdout.strip() == "False"
