@@ -9,12 +9,14 @@ from ._core import (
     cached_property as cached_property,
     lru_cache as lru_cache,
 )
+from ._audit import audit as audit
 
 __all__ = [
     "BoundCachedMethod",
     "CacheInfo",
     "CachedFunction",
     "CachedMethod",
+    "audit",
     "cache",
     "cached_property",
     "lru_cache",

@@ -113,3 +113,10 @@ to_float_named: Callable[[int, str], float] = bare
 assert_type(to_float(3), float)
 assert_type(to_float_named(3, "x"), float)
 assert_type(CacheInfo(1, 2, None, 3).maxsize, int | None)
+
+
+def audit_is_typed() -> None:
+    report = boundcache.audit(min_bytes=1024, include_stdlib=False)
+    for row in report.pinning:
+        assert_type(row.bytes, int)
+        assert_type(row.kind, str)

@@ -1,0 +1,26 @@
+"""Type stubs for boundcache.audit() (see docs/audit.md)."""
+
+from dataclasses import dataclass
+
+@dataclass(frozen=True)
+class CacheRow:
+    qualname: str
+    kind: str
+    entries: int
+    pinned: int
+    bytes: int
+    held: int = 0
+    module: str | None = None
+    maxsize: int | None = None
+    classes: tuple[tuple[str, int], ...] = ()
+    @property
+    def name(self) -> str: ...
+
+class Report(list[CacheRow]):
+    total_bytes: int
+    total_pinned: int
+    def __init__(self, rows: tuple[CacheRow, ...] | list[CacheRow] = (), *, total_bytes: int = 0, total_pinned: int = 0) -> None: ...
+    @property
+    def pinning(self) -> list[CacheRow]: ...
+
+def audit(*, min_bytes: int = 0, include_stdlib: bool = True, collect: bool = True) -> Report: ...
