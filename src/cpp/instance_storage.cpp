@@ -3,8 +3,8 @@
 // slot, or, for owners with neither that support weak references, in a
 // module-level table keyed by identity and emptied by a weakref callback.
 //
-// The container holds no reference to its owner, so an owner's refcount alone
-// decides when it dies, and its caches die with it. A result that refers back
+// The container holds only a weak reference to its owner, so an owner's
+// refcount alone decides when it dies, and its caches die with it. A result that refers back
 // to the owner makes a cycle through the owner's __dict__ or slot, which the
 // cyclic GC collects as it would any attribute; only in the weak table does
 // such a result keep its owner alive (the table is a root), as documented.
@@ -250,7 +250,7 @@ void init_instance_caches_type() {
 
 // ---- the weak table ----
 
-PyObject* find_instance_caches_slow(PyObject* owner) {
+PyObject* find_in_weak_table(PyObject* owner) {
     // Only owners that could store it nowhere else are in the weak table.
     if (type_has_dict(Py_TYPE(owner)) && !PyType_Check(owner)) return nullptr;
     if (!g.weak_table || PyDict_GET_SIZE(g.weak_table) == 0) return nullptr;

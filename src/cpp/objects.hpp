@@ -114,10 +114,12 @@ inline bool type_has_dict(PyTypeObject* tp) {
 
 // --- per-owner storage (instance_storage.cpp) ---
 
-// The owner's container if it has one, as a new reference; NULL without an
-// exception if it has none; NULL with an exception on error.
-PyObject* find_instance_caches_slow(PyObject* owner);
+// The owner's container if the weak table has it (owners with neither
+// __dict__ nor slot), as a new reference; NULL without an exception if not;
+// NULL with an exception on error.
+PyObject* find_in_weak_table(PyObject* owner);
 
+// The owner's container if it has one, wherever it is kept; same returns.
 inline PyObject* find_instance_caches(PyObject* owner) {
     PyObject* c = _PyObject_GenericGetAttrWithDict(owner, g.str_boundcache, nullptr, 1);
     if (c) {
@@ -126,7 +128,7 @@ inline PyObject* find_instance_caches(PyObject* owner) {
     } else if (PyErr_Occurred()) {
         return nullptr;
     }
-    return find_instance_caches_slow(owner);
+    return find_in_weak_table(owner);
 }
 
 // The owner's container, created and attached if needed (new reference).
@@ -147,12 +149,10 @@ inline MethodCache* find_method_cache(InstanceCachesObject* c, CachedFunctionObj
 // receives the container, which the caller keeps for the whole call so that
 // the MethodCache outlives anything the call runs.
 inline MethodCache* method_cache_for(PyObject* owner, CachedFunctionObject* wrapper, Ref& holder) {
-    PyObject* c = _PyObject_GenericGetAttrWithDict(owner, g.str_boundcache, nullptr, 1);
-    if (!c || !Py_IS_TYPE(c, &InstanceCaches_Type) || ((InstanceCachesObject*)c)->owner != owner) {
-        Py_XDECREF(c);
+    PyObject* c = find_instance_caches(owner);
+    if (!c) {
         if (PyErr_Occurred()) return nullptr;
-        c = find_instance_caches_slow(owner);  // the weak table
-        if (!c) c = PyErr_Occurred() ? nullptr : attach_instance_caches(owner);
+        c = attach_instance_caches(owner);
         if (!c) return nullptr;
     }
     holder.reset(c);
