@@ -1,14 +1,36 @@
 """boundcache: functools' memoizers, with caches that never outlive their owner."""
 
+from collections.abc import Callable
+from typing import TypeVar, overload
+
+from typing_extensions import ParamSpec
+
 from ._core import (
     BoundCachedMethod as BoundCachedMethod,
     CachedFunction as CachedFunction,
     CachedMethod as CachedMethod,
     CacheInfo as CacheInfo,
-    cache as cache,
     cached_property as cached_property,
-    lru_cache as lru_cache,
 )
+from ._core import _CachedClassMethod, _LruCacheDecorator  # pyright: ignore[reportPrivateUsage]  # stub-only helper types
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+_T = TypeVar("_T")
+
+# lru_cache and cache are defined in the package itself (the C++ core holds
+# the types they return).
+@overload
+def lru_cache(maxsize: classmethod[_T, _P, _R], typed: bool = False) -> _CachedClassMethod[_T, _P, _R]: ...
+@overload
+def lru_cache(maxsize: Callable[_P, _R], typed: bool = False) -> CachedFunction[_P, _R]: ...
+@overload
+def lru_cache(maxsize: int | None = 128, typed: bool = False) -> _LruCacheDecorator: ...
+@overload
+def cache(user_function: classmethod[_T, _P, _R], /) -> _CachedClassMethod[_T, _P, _R]: ...
+@overload
+def cache(user_function: Callable[_P, _R], /) -> CachedFunction[_P, _R]: ...
+
 from ._audit import audit as audit
 
 __all__ = [

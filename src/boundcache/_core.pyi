@@ -138,17 +138,6 @@ class _LruCacheDecorator:
 # The bare form comes first and the called form last: their argument types do
 # not overlap, and pyright explains a failed call against the last overload,
 # so a wrong ``maxsize`` is reported against ``int | None``.
-@overload
-def lru_cache(maxsize: classmethod[_T, _P, _R], typed: bool = False) -> _CachedClassMethod[_T, _P, _R]: ...
-@overload
-def lru_cache(maxsize: Callable[_P, _R], typed: bool = False) -> CachedFunction[_P, _R]: ...
-@overload
-def lru_cache(maxsize: int | None = 128, typed: bool = False) -> _LruCacheDecorator: ...
-@overload
-def cache(user_function: classmethod[_T, _P, _R], /) -> _CachedClassMethod[_T, _P, _R]: ...
-@overload
-def cache(user_function: Callable[_P, _R], /) -> CachedFunction[_P, _R]: ...
-
 class cached_property(Generic[_T_co]):
     """Like ``functools.cached_property``: computed once per instance."""
 
