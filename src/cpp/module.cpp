@@ -25,7 +25,17 @@ static PyObject* make_cache_info_type() {
     Ref args(Py_BuildValue("(sO)", "CacheInfo", fields.get()));
     Ref kwargs(Py_BuildValue("{ss}", "module", "boundcache"));
     if (!args || !kwargs) return nullptr;
-    return PyObject_Call(namedtuple.get(), args.get(), kwargs.get());
+    PyObject* type = PyObject_Call(namedtuple.get(), args.get(), kwargs.get());
+    if (!type) return nullptr;
+    // Every interpreter of the process shares this class (single-phase
+    // init). From 3.12 a mutable heap type takes its method-cache version tag
+    // from the counter of the interpreter that looks it up first, which
+    // another interpreter may then hand to an unrelated class: lookups on
+    // that class would find CacheInfo's attributes. Immutable types take
+    // their tags from the process-wide counter; drop the tag already given.
+    ((PyTypeObject*)type)->tp_flags |= Py_TPFLAGS_IMMUTABLETYPE;
+    PyType_Modified((PyTypeObject*)type);
+    return type;
 }
 
 static struct PyModuleDef core_module = {
