@@ -585,3 +585,32 @@ def test_function_wrapper_attached_after_class_creation_is_per_instance(no_gc):
     del x
     assert r() is None
     assert describe("plain", 2) == (id("plain"), 2)  # still a function when called directly
+
+
+def test_instances_outliving_their_wrapper(no_gc):
+    class Value:
+        pass
+
+    class Owner:
+        @boundcache.lru_cache
+        def m(self, x):
+            return Value()
+
+        @boundcache.lru_cache
+        def n(self, x):
+            return x
+
+    o = Owner()
+    value = weakref.ref(o.m(1))
+    o.n(2)
+    wrapper = vars(Owner)["m"]
+    del Owner.m, wrapper  # the wrapper dies before the instance
+    assert value() is None  # its entries went with it
+    assert o.n(2) == 2 and o.n.cache_info() == (1, 1, 128, 1)
+
+    def m(self, x):
+        return ("new", x)
+
+    Owner.m = boundcache.lru_cache(m)  # a new wrapper, maybe at the old address
+    assert o.m(1) == ("new", 1)
+    assert o.m.cache_info() == (0, 1, 128, 1)

@@ -55,7 +55,7 @@ PyObject* stored_value(CachedPropertyObject* p, PyObject* obj) {
     if (is_slotted((PyObject*)p)) {
         Ref c(find_instance_caches(obj));
         if (!c) return nullptr;
-        PropertyValue* pv = find_property_value((InstanceCachesObject*)c.get(), (PyObject*)p);
+        PropertyValue* pv = find_property_value((InstanceCachesObject*)c.get(), p->attrname);
         return pv ? Py_NewRef(pv->value) : nullptr;
     }
     if (!type_has_dict(Py_TYPE(obj))) {
@@ -73,7 +73,7 @@ int store_value(CachedPropertyObject* p, PyObject* obj, PyObject* value) {
     if (is_slotted((PyObject*)p)) {
         Ref c(instance_caches_for(obj));
         if (!c) return -1;
-        return set_property_value((InstanceCachesObject*)c.get(), (PyObject*)p, value);
+        return set_property_value((InstanceCachesObject*)c.get(), p->attrname, value);
     }
     Ref dict(PyObject_GenericGetDict(obj, nullptr));
     if (!dict) return -1;
@@ -160,14 +160,18 @@ static PyObject* property_get(PyObject* self, PyObject* obj, PyObject*) {
 // Assignment and deletion, for the slotted variant only.
 static int property_set(PyObject* self, PyObject* obj, PyObject* value) {
     auto* p = (CachedPropertyObject*)self;
+    if (!p->attrname) {
+        PyErr_SetString(PyExc_TypeError, "Cannot use cached_property instance without calling __set_name__ on it.");
+        return -1;
+    }
     if (value) {
         Ref c(instance_caches_for(obj));
         if (!c) return -1;
-        return set_property_value((InstanceCachesObject*)c.get(), self, value);
+        return set_property_value((InstanceCachesObject*)c.get(), p->attrname, value);
     }
     Ref c(find_instance_caches(obj));
     if (!c && PyErr_Occurred()) return -1;
-    if (!c || !remove_property_value((InstanceCachesObject*)c.get(), self)) {
+    if (!c || !remove_property_value((InstanceCachesObject*)c.get(), p->attrname)) {
         PyErr_SetObject(PyExc_AttributeError, p->attrname ? p->attrname : Py_None);
         return -1;
     }

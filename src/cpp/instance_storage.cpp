@@ -73,37 +73,30 @@ static void release_contents(InstanceCachesObject* c) {
     Graveyard graveyard;
     for (uint32_t i = 0; i < n_caches; i++) {
         MethodCache* mc = caches[i];
-        retire_method_cache(mc);
-        unlink_method_cache(mc);
+        if (mc->wrapper) {
+            retire_method_cache(mc);
+            unlink_method_cache(mc);
+        }
         mc->table.take_all(graveyard);
     }
-    graveyard.release();
     for (uint32_t i = 0; i < n_caches; i++) {
         MethodCache* mc = caches[i];
-        PyObject* wrapper = (PyObject*)mc->wrapper;
         mc->~MethodCache();
         if ((void*)mc != (void*)c->first_cache) PyMem_Free(mc);
-        Py_DECREF(wrapper);
     }
     if (caches != inline_copy) PyMem_Free(caches);
-    for (uint32_t i = 0; i < n_props; i++) {
-        Py_DECREF(props[i].descr);
-        Py_XDECREF(props[i].value);
-    }
+    for (uint32_t i = 0; i < n_props; i++) graveyard.bury(props[i].name, props[i].value);
     PyMem_Free(props);
+    graveyard.release();
 }
 
 static int instance_caches_traverse(PyObject* self, visitproc visit, void* arg) {
     auto* c = (InstanceCachesObject*)self;
     if (int r = _PyWeakref_RefType.tp_traverse(self, visit, arg)) return r;
     for (uint32_t i = 0; i < c->n_caches; i++) {
-        Py_VISIT((PyObject*)c->caches[i]->wrapper);
         if (int r = c->caches[i]->table.traverse(visit, arg)) return r;
     }
-    for (uint32_t i = 0; i < c->n_props; i++) {
-        Py_VISIT(c->props[i].descr);
-        Py_VISIT(c->props[i].value);
-    }
+    for (uint32_t i = 0; i < c->n_props; i++) Py_VISIT(c->props[i].value);
     return 0;
 }
 
@@ -184,10 +177,12 @@ static PyObject* instance_caches_contents(PyObject* self, PyObject*) {
     auto* c = (InstanceCachesObject*)self;
     // Take the wrappers first: building the rows can run finalizers that
     // empty this container.
-    Ref wrappers(PyList_New(c->n_caches));
+    Ref wrappers(PyList_New(0));
     if (!wrappers) return nullptr;
-    for (uint32_t i = 0; i < c->n_caches && i < (uint32_t)PyList_GET_SIZE(wrappers.get()); i++)
-        PyList_SET_ITEM(wrappers.get(), i, Py_NewRef((PyObject*)c->caches[i]->wrapper));
+    for (uint32_t i = 0; i < c->n_caches; i++) {
+        PyObject* w = (PyObject*)c->caches[i]->wrapper;
+        if (w && PyList_Append(wrappers.get(), w) < 0) return nullptr;  // no allocation runs code here
+    }
     Ref out(PyList_New(0));
     if (!out) return nullptr;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(wrappers.get()); i++) {
@@ -346,7 +341,7 @@ MethodCache* method_cache_in(InstanceCachesObject* c, CachedFunctionObject* wrap
         return nullptr;
     }
     auto* mc = new (mem) MethodCache();
-    mc->wrapper = (CachedFunctionObject*)Py_NewRef((PyObject*)wrapper);
+    mc->wrapper = wrapper;
     link_method_cache(wrapper, mc);
     c->caches[c->n_caches++] = mc;
     return mc;
@@ -354,14 +349,16 @@ MethodCache* method_cache_in(InstanceCachesObject* c, CachedFunctionObject* wrap
 
 // ---- cached_property values for owners without a __dict__ ----
 
-PropertyValue* find_property_value(InstanceCachesObject* c, PyObject* descr) {
-    for (uint32_t i = 0; i < c->n_props; i++)
-        if (c->props[i].descr == descr) return &c->props[i];
+PropertyValue* find_property_value(InstanceCachesObject* c, PyObject* name) {
+    for (uint32_t i = 0; i < c->n_props; i++) {
+        PyObject* n = c->props[i].name;
+        if (n == name || PyUnicode_Compare(n, name) == 0) return &c->props[i];  // str: no user code
+    }
     return nullptr;
 }
 
-int set_property_value(InstanceCachesObject* c, PyObject* descr, PyObject* value) {
-    if (PropertyValue* pv = find_property_value(c, descr)) {
+int set_property_value(InstanceCachesObject* c, PyObject* name, PyObject* value) {
+    if (PropertyValue* pv = find_property_value(c, name)) {
         PyObject* old = pv->value;
         pv->value = Py_NewRef(value);
         Py_XDECREF(old);
@@ -377,16 +374,16 @@ int set_property_value(InstanceCachesObject* c, PyObject* descr, PyObject* value
         c->props = grown;
         c->cap_props = cap;
     }
-    c->props[c->n_props++] = PropertyValue{Py_NewRef(descr), Py_NewRef(value)};
+    c->props[c->n_props++] = PropertyValue{Py_NewRef(name), Py_NewRef(value)};
     return 0;
 }
 
-bool remove_property_value(InstanceCachesObject* c, PyObject* descr) {
-    PropertyValue* pv = find_property_value(c, descr);
+bool remove_property_value(InstanceCachesObject* c, PyObject* name) {
+    PropertyValue* pv = find_property_value(c, name);
     if (!pv) return false;
     PropertyValue removed = *pv;
     *pv = c->props[--c->n_props];
-    Py_DECREF(removed.descr);
+    Py_DECREF(removed.name);
     Py_XDECREF(removed.value);
     return true;
 }

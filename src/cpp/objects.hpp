@@ -16,9 +16,15 @@ struct CachedFunctionObject;
 
 // One cached method's cache on one owner. Owned by the owner's
 // InstanceCaches container; lives exactly as long as that container.
+//
+// Its wrapper is borrowed, not owned: the container must hold nothing that
+// could lead back to the owner (the wrapper's function may close over it),
+// or an owner kept in the weak table, which is a root, could never be
+// freed. A wrapper that dies first detaches its caches: it empties them and
+// sets `wrapper` to NULL, so no later wrapper at the same address matches.
 struct MethodCache {
     LiveLink link;                  // first member: LiveLink* <-> MethodCache*
-    CachedFunctionObject* wrapper;  // strong reference
+    CachedFunctionObject* wrapper;  // borrowed; NULL once the wrapper died
     Table table;
     alignas(Entry) unsigned char small[Table::kSmallBytes];
 
@@ -55,9 +61,11 @@ struct BoundCachedMethodObject {
 
 struct CachedPropertyObject;
 
-// A cached_property value kept outside the instance __dict__ (slots classes).
+// A cached_property value kept outside the instance __dict__ (slots
+// classes), under its attribute name as it would be in a __dict__ (and, as
+// for the wrappers above, without a reference to the descriptor).
 struct PropertyValue {
-    PyObject* descr;  // strong
+    PyObject* name;   // strong, a str
     PyObject* value;  // strong
 };
 
@@ -162,9 +170,9 @@ inline MethodCache* method_cache_for(PyObject* owner, CachedFunctionObject* wrap
 }
 
 // Value slots for cached_property on owners without a __dict__.
-PropertyValue* find_property_value(InstanceCachesObject* c, PyObject* descr);
-int set_property_value(InstanceCachesObject* c, PyObject* descr, PyObject* value);  // steals nothing
-bool remove_property_value(InstanceCachesObject* c, PyObject* descr);
+PropertyValue* find_property_value(InstanceCachesObject* c, PyObject* name);
+int set_property_value(InstanceCachesObject* c, PyObject* name, PyObject* value);  // steals nothing
+bool remove_property_value(InstanceCachesObject* c, PyObject* name);
 
 // --- wrappers (wrapper.cpp, bound_method.cpp) ---
 PyObject* bound_vectorcall(PyObject* self, PyObject* const* args, size_t nargsf, PyObject* kwnames);
@@ -174,6 +182,8 @@ PyObject* make_cache_info(Py_ssize_t hits, Py_ssize_t misses, Py_ssize_t maxsize
 // Adds a dying or cleared per-owner cache's statistics to its wrapper's sums.
 void retire_method_cache(MethodCache* mc);
 void unlink_method_cache(MethodCache* mc);
+// Empties and detaches every per-owner cache of a dying wrapper.
+void detach_method_caches(CachedFunctionObject* w);
 void link_method_cache(CachedFunctionObject* w, MethodCache* mc);
 
 }  // namespace bc

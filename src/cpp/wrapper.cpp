@@ -144,6 +144,18 @@ void unlink_method_cache(MethodCache* mc) {
     mc->link.prev = mc->link.next = &mc->link;
 }
 
+void detach_method_caches(CachedFunctionObject* w) {
+    Graveyard graveyard;  // released once no cache is linked any more
+    while (w->live.next != &w->live) {
+        auto* mc = reinterpret_cast<MethodCache*>(w->live.next);
+        unlink_method_cache(mc);
+        mc->wrapper = nullptr;
+        mc->table.take_all(graveyard);
+        mc->table.reset_stats();
+    }
+    graveyard.release();
+}
+
 void retire_method_cache(MethodCache* mc) {
     mc->wrapper->retired_hits += mc->table.hits();
     mc->wrapper->retired_misses += mc->table.misses();
@@ -227,7 +239,9 @@ static void wrapper_dealloc(PyObject* self) {
     PyObject_GC_UnTrack(self);
     if (w->weakreflist) PyObject_ClearWeakRefs(self);
     wrapper_clear(self);
-    // Every MethodCache holds a reference to its wrapper, so none is left.
+    // Instances may outlive their class's wrapper: their caches for it are
+    // emptied and forgotten now.
+    detach_method_caches(w);
     w->table.~Table();
     Py_TYPE(self)->tp_free(self);
 }

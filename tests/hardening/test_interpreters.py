@@ -275,11 +275,6 @@ def test_subinterpreter_module_own_gil_refuses_clearly_else_works():
 
 
 @pytest.mark.skipif(not _legacy_available(), reason="no _testcapi.run_in_subinterp")
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug (hardening report): the process-wide weak table keeps a finished subinterpreter's "
-    "weak-only owners alive through their wrappers' __globals__",
-)
 def test_finished_subinterpreter_leaves_nothing_in_the_weak_table():
     proc = run_python(
         f"""
@@ -340,14 +335,9 @@ def test_reload_and_fresh_import_keep_existing_caches_working():
     check(proc, "reload ok")
 
 
-# ---- a known core bug, pinned ----
+# ---- the weak table holds nothing that leads back to its owners ----
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug (hardening report): an owner kept in the weak table is pinned for ever when the "
-    "cached function or property itself (not only its result) refers back to it",
-)
 @pytest.mark.parametrize("kind", ["method", "property"])
 def test_weak_table_owner_referenced_by_its_cached_function_is_collectable(kind):
     proc = run_python(
