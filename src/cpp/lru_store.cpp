@@ -154,6 +154,7 @@ bool Table::insert(Py_hash_t hash, PyObject* key, PyObject* value, Py_ssize_t ma
         e = Entry{hash, key, value};
         place_in_index(ix);
         link_front(ix);
+        mutations_++;
         return true;
     }
     if (size_ == capacity_ && !grow(maxsize)) {
@@ -165,6 +166,7 @@ bool Table::insert(Py_hash_t hash, PyObject* key, PyObject* value, Py_ssize_t ma
     entries_[ix] = Entry{hash, key, value};
     place_in_index(ix);
     if (links_) link_front(ix);
+    mutations_++;
     return true;
 }
 
@@ -188,6 +190,7 @@ void Table::take_all(Graveyard& graveyard) noexcept {
     shift_ = 64;
     head_ = tail_ = kNil;
     layout_++;
+    mutations_++;
     if (block) {
         graveyard.bury_block(block, entries, n);
     } else {

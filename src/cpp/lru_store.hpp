@@ -128,7 +128,13 @@ public:
     void replace_value(int64_t ix, PyObject* value, Graveyard& graveyard) noexcept {
         graveyard.bury(entries_[ix].value, nullptr);
         entries_[ix].value = value;
+        mutations_++;
     }
+
+    // Changes whenever an entry is added, replaced or removed: a miss that
+    // sees the same count after running the function knows its key is still
+    // absent and need not look it up again.
+    uint64_t mutations() const noexcept { return mutations_; }
 
     // New references to every (key, value), most recently used first when
     // bounded, in a PyMem array of 2 * size() pointers (NULL if empty or out
@@ -242,6 +248,7 @@ private:
     uint32_t head_ = kNil;
     uint32_t tail_ = kNil;
     uint64_t layout_ = 0;
+    uint64_t mutations_ = 0;
     Py_ssize_t hits_ = 0;
     Py_ssize_t misses_ = 0;
 };

@@ -53,6 +53,10 @@ PyObject* cached_call(Table& t, CachedFunctionObject* w, PyObject* const* key_ar
         CallKey<Typed> key(key_args, key_nargs, kwnames);
         Py_hash_t hash = key.hash();
         if (hash == -1) return nullptr;
+        // Taken before the first lookup, whose __eq__ calls may use the
+        // cache too: then the key is looked up again before storing, as
+        // functools' dict insert would compare it again.
+        uint64_t mutations = t.mutations();
         int64_t ix = t.find(key, hash);
         if (ix >= 0) {
             t.count_hit();
@@ -68,10 +72,12 @@ PyObject* cached_call(Table& t, CachedFunctionObject* w, PyObject* const* key_ar
         Ref stored(key.materialize());
         if (!stored) return nullptr;
         // The call may have stored this key (recursion), cleared or evicted
-        // entries: look again. Between this lookup and the insert no user
-        // code runs.
-        ix = t.find(key, hash);
-        if (ix == Table::kError) return nullptr;
+        // entries: then look again. Between this point and the insert no
+        // user code runs.
+        if (t.mutations() != mutations) {
+            ix = t.find(key, hash);
+            if (ix == Table::kError) return nullptr;
+        }
         Graveyard graveyard;  // what the insert evicts or replaces, released last
         if (ix >= 0) {
             // As functools: the bounded cache keeps the entry already there,
