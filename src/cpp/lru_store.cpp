@@ -11,16 +11,7 @@ void Graveyard::bury_block(void* block, Entry* entries, uint32_t n) {
     if (n_blocks_ == cap_blocks_) {
         uint32_t cap = cap_blocks_ ? 2 * cap_blocks_ : 4;
         auto* grown = (Block*)PyMem_Realloc(blocks_, cap * sizeof(Block));
-        if (!grown) {
-            // Out of memory for bookkeeping: release now rather than leak.
-            // The caller has already made its table consistent.
-            for (uint32_t i = 0; i < n; i++) {
-                Py_XDECREF(entries[i].key);
-                Py_XDECREF(entries[i].value);
-            }
-            PyMem_Free(block);
-            return;
-        }
+        if (!grown) return;  // out of memory: leak the block, as spill() does, rather than release mid-walk
         blocks_ = grown;
         cap_blocks_ = cap;
     }
@@ -29,7 +20,8 @@ void Graveyard::bury_block(void* block, Entry* entries, uint32_t n) {
 
 // Releasing now could run a finalizer in the middle of the caller's walk
 // (Cls.m.cache_clear() over every instance's cache), so keep them; if even
-// that memory cannot be had, leak them rather than risk the walk.
+// that memory cannot be had, leak them rather than risk the walk (bury_block
+// follows the same rule).
 void Graveyard::spill(PyObject* a, PyObject* b) noexcept {
     if (n_extra_ + 2 > cap_extra_) {
         size_t cap = cap_extra_ ? 2 * cap_extra_ : 16;
