@@ -47,10 +47,6 @@ private:
     PyObject* p_ = nullptr;
 };
 
-// Releases a field of a Python object the way Py_CLEAR does: the field is
-// NULL before the old value's finalizer can observe it.
-inline void clear_field(PyObject*& field) noexcept { Py_CLEAR(field); }
-
 // The attribute, or NULL without an exception if it is missing
 // (PyObject_GetOptionalAttr is 3.13+).
 inline PyObject* get_optional_attr(PyObject* obj, const char* name) {
