@@ -12,6 +12,8 @@ decides, once per decorated function, which wrapper to build.
 from __future__ import annotations
 
 from functools import update_wrapper as _update_wrapper
+from numbers import Real as _Real
+from time import monotonic as _monotonic
 
 from ._core import (
     BoundCachedMethod,
@@ -47,14 +49,22 @@ def __getattr__(name):
 _OWNER_PARAMETERS = ("self", "cls")
 
 
-def lru_cache(maxsize=128, typed=False):
+def lru_cache(maxsize=128, typed=False, *, ttl=None, timer=None, key=None, max_total=None, lock=False):
     """Least-recently-used cache decorator, as :func:`functools.lru_cache`.
 
     On a function, identical to functools. On a method (defined in a class
     body, or reached through an instance), each instance gets its own cache of
     up to *maxsize* entries, keyed on the arguments after ``self`` and freed
     with the instance.
+
+    Keyword-only options (docs/options.md): *ttl* seconds after which an
+    entry expires, read on *timer* (default :func:`time.monotonic`); *key*, a
+    function of the call's arguments that gives the entry's key (on a method,
+    one cache for the whole class); *max_total*, a bound on one method's
+    entries across all live instances; *lock*, so that concurrent misses on
+    one key compute once.
     """
+    options = _check_options(typed, ttl, timer, key, max_total, lock)
     # Argument handling exactly as functools.lru_cache.
     if isinstance(maxsize, int):
         if maxsize < 0:
@@ -62,12 +72,12 @@ def lru_cache(maxsize=128, typed=False):
     elif (callable(maxsize) or isinstance(maxsize, (staticmethod, classmethod))) and isinstance(typed, bool):
         # classmethod objects are not callable, yet @lru_cache may sit above one.
         user_function, maxsize = maxsize, 128
-        return _wrap(user_function, maxsize, typed)
+        return _wrap(user_function, maxsize, typed, options)
     elif maxsize is not None:
         raise TypeError("Expected first argument to be an integer, a callable, or None")
 
     def decorating_function(user_function):
-        return _wrap(user_function, maxsize, typed)
+        return _wrap(user_function, maxsize, typed, options)
 
     return decorating_function
 
@@ -77,13 +87,61 @@ def cache(user_function, /):
     return lru_cache(maxsize=None)(user_function)
 
 
-def _wrap(func, maxsize, typed):
+def _check_options(typed, ttl, timer, key, max_total, lock):
+    # Checked when lru_cache(...) is called, so that a mistake shows at
+    # decoration time, with what to do about it.
+    options = {}
+    if ttl is not None:
+        if isinstance(ttl, bool) or not isinstance(ttl, _Real):
+            raise TypeError(f"ttl= must be a number of seconds (int or float), not {type(ttl).__name__}")
+        if not ttl > 0:  # also rejects NaN
+            raise ValueError(
+                f"ttl= must be a positive number of seconds, got {ttl!r}; to cache nothing use maxsize=0, "
+                "to keep entries until evicted leave ttl= out"
+            )
+        options["ttl"] = float(ttl)
+    if timer is not None:
+        if ttl is None:
+            raise TypeError("timer= is the clock that ttl= is measured on; give ttl= as well")
+        if not callable(timer):
+            raise TypeError(
+                f"timer= must be a callable returning seconds, such as time.monotonic, not {type(timer).__name__}"
+            )
+        if timer is not _monotonic:  # the default clock is read in C
+            options["timer"] = timer
+    if key is not None:
+        if not callable(key):
+            raise TypeError(
+                f"key= must be a callable, key(*args, **kwargs) -> a hashable key, not {type(key).__name__}"
+            )
+        if typed:
+            raise TypeError(
+                "typed=True has no effect with key=: the key function decides which calls share an entry "
+                "(put type(x) into the key if the type matters)"
+            )
+        options["key"] = key
+    if max_total is not None:
+        if isinstance(max_total, bool) or not isinstance(max_total, int):
+            raise TypeError(f"max_total= must be an int, not {type(max_total).__name__}")
+        if max_total < 1:
+            raise ValueError(
+                f"max_total= must be at least 1, got {max_total}; leave it out for no bound across instances"
+            )
+        options["max_total"] = max_total
+    if not isinstance(lock, bool):
+        raise TypeError(f"lock= must be True or False, not {type(lock).__name__}")
+    if lock:
+        options["lock"] = True
+    return options
+
+
+def _wrap(func, maxsize, typed, options):
     # Stacked over staticmethod/classmethod: cache the underlying function and
     # give the same descriptor back, so that both decorator orders behave alike.
     if isinstance(func, staticmethod):
-        return staticmethod(_wrapper(CachedFunction, func.__func__, maxsize, typed, promote=False))
+        return staticmethod(_wrapper(CachedFunction, func.__func__, maxsize, typed, options, promote=False))
     if isinstance(func, classmethod):
-        return classmethod(_wrapper(CachedMethod, func.__func__, maxsize, typed, promote=False))
+        return classmethod(_wrapper(CachedMethod, func.__func__, maxsize, typed, options, promote=False))
     in_class_body = _defined_in_class_body(func)
     takes_owner = _first_parameter(func) in _OWNER_PARAMETERS
     # A method defined in a class body gets method semantics now, so that it
@@ -92,11 +150,11 @@ def _wrap(func, maxsize, typed):
     # becomes a method, while aliasing a module-level cached function into a
     # class (`parse = parse`) keeps it a function.
     kind = CachedMethod if in_class_body and takes_owner else CachedFunction
-    return _wrapper(kind, func, maxsize, typed, promote=in_class_body or takes_owner)
+    return _wrapper(kind, func, maxsize, typed, options, promote=in_class_body or takes_owner)
 
 
-def _wrapper(kind, func, maxsize, typed, *, promote):
-    wrapper = kind(func, maxsize, typed, promote)
+def _wrapper(kind, func, maxsize, typed, options, *, promote):
+    wrapper = kind(func, maxsize, typed, promote, **options)
     return _update_wrapper(wrapper, func)
 
 

@@ -59,17 +59,26 @@ static MethodCache* own_cache(BoundCachedMethodObject* b, Ref& holder) {
     return find_method_cache((InstanceCachesObject*)holder.get(), b->wrapper);
 }
 
+// key=: the cache is the class's own, and obj.m reports and clears that one.
+static bool class_wide(BoundCachedMethodObject* b) { return b->wrapper->options && b->wrapper->options->key; }
+
 static PyObject* bound_cache_info(PyObject* self, PyObject*) {
     auto* b = (BoundCachedMethodObject*)self;
+    if (class_wide(b)) return PyObject_CallMethod((PyObject*)b->wrapper, "cache_info", nullptr);
     Ref holder;
     MethodCache* mc = own_cache(b, holder);
     if (!mc && PyErr_Occurred()) return nullptr;
     if (!mc) return make_cache_info(0, 0, b->wrapper->maxsize, 0);
+    {
+        Graveyard graveyard;  // ttl=: currsize counts live entries only
+        if (!purge_expired(b->wrapper, mc->table, graveyard)) return nullptr;
+    }
     return make_cache_info(mc->table.hits(), mc->table.misses(), b->wrapper->maxsize, mc->table.size());
 }
 
 static PyObject* bound_cache_clear(PyObject* self, PyObject*) {
     auto* b = (BoundCachedMethodObject*)self;
+    if (class_wide(b)) return PyObject_CallMethod((PyObject*)b->wrapper, "cache_clear", nullptr);
     Ref holder;
     MethodCache* mc = own_cache(b, holder);
     if (!mc && PyErr_Occurred()) return nullptr;

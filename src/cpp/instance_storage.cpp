@@ -342,6 +342,7 @@ MethodCache* method_cache_in(InstanceCachesObject* c, CachedFunctionObject* wrap
     }
     auto* mc = new (mem) MethodCache();
     mc->wrapper = wrapper;
+    if (wrapper->options) configure_table(wrapper, mc->table);
     link_method_cache(wrapper, mc);
     c->caches[c->n_caches++] = mc;
     return mc;

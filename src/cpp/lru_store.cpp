@@ -104,26 +104,38 @@ bool Table::grow(Py_ssize_t maxsize) {
         return false;
     }
     bool wide = slots > 65536;
+    // One block, in decreasing alignment: entries, deadlines, links, nodes, index.
     size_t entry_bytes = capacity * sizeof(Entry);
+    size_t deadline_bytes = timed_ ? capacity * sizeof(double) : 0;
     size_t link_bytes = linked ? capacity * sizeof(Links) : 0;
+    size_t node_bytes = total_ ? capacity * sizeof(uint32_t) : 0;
     size_t slot_bytes = slots * (wide ? sizeof(uint32_t) : sizeof(uint16_t));
-    void* block = small ? small_ : PyMem_Malloc(entry_bytes + link_bytes + slot_bytes);
+    void* block = small ? small_ : PyMem_Malloc(entry_bytes + deadline_bytes + link_bytes + node_bytes + slot_bytes);
     if (!block) {
         PyErr_NoMemory();
         return false;
     }
-    auto* entries = (Entry*)block;
-    auto* links = linked ? (Links*)((char*)block + entry_bytes) : nullptr;
-    void* index = (char*)block + entry_bytes + link_bytes;
+    char* p = (char*)block;
+    auto* entries = (Entry*)p;
+    auto* deadlines = timed_ ? (double*)(p += entry_bytes) : nullptr;
+    p = (char*)block + entry_bytes + deadline_bytes;
+    auto* links = linked ? (Links*)p : nullptr;
+    p += link_bytes;
+    auto* nodes = total_ ? (uint32_t*)p : nullptr;
+    void* index = p + node_bytes;
     std::memset(index, 0xff, slot_bytes);
     if (size_) {
         std::memcpy(entries, entries_, size_ * sizeof(Entry));
+        if (deadlines) std::memcpy(deadlines, deadlines_, size_ * sizeof(double));
         if (links) std::memcpy(links, links_, size_ * sizeof(Links));
+        if (nodes) std::memcpy(nodes, nodes_, size_ * sizeof(uint32_t));
     }
     if (block_ != small_) PyMem_Free(block_);
     block_ = block;
     entries_ = entries;
+    deadlines_ = deadlines;
     links_ = links;
+    nodes_ = nodes;
     index_ = index;
     wide_ = wide;
     capacity_ = (uint32_t)capacity;
@@ -134,10 +146,10 @@ bool Table::grow(Py_ssize_t maxsize) {
     return true;
 }
 
-bool Table::insert(Py_hash_t hash, PyObject* key, PyObject* value, Py_ssize_t maxsize,
-                   Graveyard& graveyard) {
+int64_t Table::insert(Py_hash_t hash, PyObject* key, PyObject* value, Py_ssize_t maxsize,
+                      Graveyard& graveyard) {
     if (maxsize > 0 && (Py_ssize_t)size_ >= maxsize) {
-        // Full: reuse the least recently used entry's place.
+        // Full: reuse the least recently used entry's place (and its node).
         uint32_t ix = tail_;
         Entry& e = entries_[ix];
         unlink(ix);
@@ -146,20 +158,73 @@ bool Table::insert(Py_hash_t hash, PyObject* key, PyObject* value, Py_ssize_t ma
         e = Entry{hash, key, value};
         place_in_index(ix);
         link_front(ix);
+        if (total_) total_->touch(nodes_[ix]);
         mutations_++;
-        return true;
+        return ix;
     }
     if (size_ == capacity_ && !grow(maxsize)) {
         Py_DECREF(key);
         Py_DECREF(value);
-        return false;
+        return -1;
     }
-    uint32_t ix = size_++;
+    uint32_t ix = size_;
+    if (total_) {
+        uint32_t node = total_->push_front(this, ix);
+        if (node == TotalLru::kNil) {
+            Py_DECREF(key);
+            Py_DECREF(value);
+            return -1;
+        }
+        nodes_[ix] = node;
+    }
+    size_++;
     entries_[ix] = Entry{hash, key, value};
     place_in_index(ix);
     if (links_) link_front(ix);
     mutations_++;
-    return true;
+    return ix;
+}
+
+void Table::remove_at(uint32_t ix, Graveyard& graveyard) noexcept {
+    Entry& e = entries_[ix];
+    if (links_) unlink(ix);
+    if (total_) total_->remove(nodes_[ix]);
+    remove_from_index(ix);
+    graveyard.bury(e.key, e.value);
+    uint32_t last = --size_;
+    if (ix != last) {
+        // Keep the entries dense: the last one takes the freed place, and
+        // everything that names it by index follows.
+        uint32_t slot = home(entries_[last].hash);
+        while (slot_value(slot) != last) slot = (slot + 1) & mask_;
+        set_slot(slot, ix);
+        entries_[ix] = entries_[last];
+        if (deadlines_) deadlines_[ix] = deadlines_[last];
+        if (links_) {
+            Links l = links_[ix] = links_[last];
+            if (l.prev != kNil) links_[l.prev].next = ix; else head_ = ix;
+            if (l.next != kNil) links_[l.next].prev = ix; else tail_ = ix;
+        }
+        if (total_) {
+            nodes_[ix] = nodes_[last];
+            total_->moved(nodes_[ix], ix);
+        }
+    }
+    // An entry moved: a find() suspended in __eq__ must start over.
+    layout_++;
+    mutations_++;
+}
+
+uint32_t Table::purge_expired(double now, Graveyard& graveyard) noexcept {
+    uint32_t removed = 0;
+    // From the end, so that the entry moved into a freed place was already seen.
+    for (uint32_t ix = size_; ix-- > 0;) {
+        if (deadlines_[ix] <= now) {
+            remove_at(ix, graveyard);
+            removed++;
+        }
+    }
+    return removed;
 }
 
 void Table::take_all(Graveyard& graveyard) noexcept {
@@ -174,9 +239,14 @@ void Table::take_all(Graveyard& graveyard) noexcept {
         entries = small_entries;
         block = nullptr;
     }
+    if (total_) {
+        for (uint32_t i = 0; i < n; i++) total_->remove(nodes_[i]);
+    }
     block_ = index_ = nullptr;
     entries_ = nullptr;
     links_ = nullptr;
+    deadlines_ = nullptr;
+    nodes_ = nullptr;
     wide_ = false;
     size_ = capacity_ = mask_ = 0;
     shift_ = 64;
@@ -188,6 +258,30 @@ void Table::take_all(Graveyard& graveyard) noexcept {
     } else {
         for (uint32_t i = 0; i < n; i++) graveyard.bury(entries[i].key, entries[i].value);
     }
+}
+
+uint32_t TotalLru::push_front(Table* table, uint32_t ix) {
+    uint32_t n = free_;
+    if (n != kNil) {
+        free_ = nodes_[n].next;
+    } else {
+        if (used_ == cap_) {
+            uint32_t cap = cap_ ? 2 * cap_ : 64;
+            auto* grown = cap_ < (1u << 30) ? (Node*)PyMem_Realloc(nodes_, (size_t)cap * sizeof(Node)) : nullptr;
+            if (!grown) {
+                PyErr_NoMemory();
+                return kNil;
+            }
+            nodes_ = grown;
+            cap_ = cap;
+        }
+        n = used_++;
+    }
+    nodes_[n].table = table;
+    nodes_[n].ix = ix;
+    link_front(n);
+    count_++;
+    return n;
 }
 
 PyObject** Table::snapshot() const {

@@ -88,6 +88,63 @@ struct Links {
     uint32_t next;  // towards the least recently used
 };
 
+class Table;
+
+// Recency order across every table of one cached method, for max_total: one
+// node per entry, in a pool owned by the wrapper. A table with a TotalLru
+// keeps each entry's node id and keeps the node's (table, index) current as
+// entries are added, moved and removed, so that the wrapper can evict the
+// least recently used entry of all its instances' caches.
+class TotalLru {
+public:
+    static constexpr uint32_t kNil = UINT32_MAX;
+    TotalLru() noexcept = default;
+    TotalLru(const TotalLru&) = delete;
+    TotalLru& operator=(const TotalLru&) = delete;
+    ~TotalLru() { PyMem_Free(nodes_); }
+
+    // A new most recently used node; kNil with MemoryError set.
+    uint32_t push_front(Table* table, uint32_t ix);
+    void touch(uint32_t node) noexcept {
+        if (head_ == node) return;
+        unlink(node);
+        link_front(node);
+    }
+    void remove(uint32_t node) noexcept {
+        unlink(node);
+        nodes_[node].next = free_;
+        free_ = node;
+        count_--;
+    }
+    void moved(uint32_t node, uint32_t ix) noexcept { nodes_[node].ix = ix; }
+    size_t count() const noexcept { return count_; }
+    // The least recently used entry of all tables (count() > 0).
+    Table* tail_table() const noexcept { return nodes_[tail_].table; }
+    uint32_t tail_index() const noexcept { return nodes_[tail_].ix; }
+
+private:
+    struct Node {
+        Table* table;
+        uint32_t ix;
+        uint32_t prev, next;  // next also chains the free list
+    };
+    void unlink(uint32_t n) noexcept {
+        Node& x = nodes_[n];
+        if (x.prev != kNil) nodes_[x.prev].next = x.next; else head_ = x.next;
+        if (x.next != kNil) nodes_[x.next].prev = x.prev; else tail_ = x.prev;
+    }
+    void link_front(uint32_t n) noexcept {
+        nodes_[n].prev = kNil;
+        nodes_[n].next = head_;
+        if (head_ != kNil) nodes_[head_].prev = n; else tail_ = n;
+        head_ = n;
+    }
+    Node* nodes_ = nullptr;
+    uint32_t cap_ = 0, used_ = 0;  // nodes [0, used_) have been handed out once
+    uint32_t free_ = kNil, head_ = kNil, tail_ = kNil;
+    size_t count_ = 0;
+};
+
 class Table {
 public:
     static constexpr int64_t kNotFound = -1;
@@ -103,6 +160,17 @@ public:
     static constexpr uint32_t kSmallCapacity = 2;
     static constexpr size_t kSmallBytes = kSmallCapacity * (sizeof(Entry) + sizeof(Links)) + kSmallSlots * 2;
     void set_small_block(void* small) noexcept { small_ = small; }
+
+    // Options of wrappers made with ttl= or max_total=, set before the first
+    // insert: a deadline per entry, and/or a node in the wrapper's TotalLru.
+    // Such tables do not use the small layout.
+    void enable_options(bool deadlines, TotalLru* total) noexcept {
+        timed_ = deadlines;
+        total_ = total;
+        if (timed_ || total_) small_ = nullptr;
+    }
+    // Forgets the TotalLru of a wrapper that died (the table is empty then).
+    void detach_total() noexcept { total_ = nullptr; }
     Table(const Table&) = delete;
     Table& operator=(const Table&) = delete;
     ~Table() {
@@ -153,9 +221,23 @@ public:
     // Inserts a key known to be absent (find() returned kNotFound with no
     // user code run since). Steals `key` and `value`. With maxsize > 0 and the
     // table full, the least recently used entry is evicted into `graveyard`.
-    // Returns false with MemoryError set (key and value then released).
-    bool insert(Py_hash_t hash, PyObject* key, PyObject* value, Py_ssize_t maxsize,
-                Graveyard& graveyard);
+    // Returns the entry's index, or -1 with MemoryError set (key and value
+    // then released).
+    int64_t insert(Py_hash_t hash, PyObject* key, PyObject* value, Py_ssize_t maxsize,
+                   Graveyard& graveyard);
+
+    // Removes entry ix into `graveyard`; the last entry moves into its place.
+    void remove_at(uint32_t ix, Graveyard& graveyard) noexcept;
+    // Removes every entry whose deadline is at or before `now`; returns how many.
+    uint32_t purge_expired(double now, Graveyard& graveyard) noexcept;
+    bool full() const noexcept { return size_ == capacity_; }
+    // Grows now rather than at the next insert; false with MemoryError set.
+    bool grow_now(Py_ssize_t maxsize) { return grow(maxsize); }
+    uint32_t lru_tail() const noexcept { return tail_; }
+
+    double deadline(uint32_t ix) const noexcept { return deadlines_[ix]; }
+    void set_deadline(uint32_t ix, double when) noexcept { deadlines_[ix] = when; }
+    void touch_total(uint32_t ix) noexcept { total_->touch(nodes_[ix]); }
 
     // Moves every reference into `graveyard` and empties the table.
     void take_all(Graveyard& graveyard) noexcept;
@@ -240,6 +322,10 @@ private:
     void* index_ = nullptr;   // uint16_t or uint32_t slots (wide_), all ones when empty
     Entry* entries_ = nullptr;
     Links* links_ = nullptr;  // bounded tables only
+    double* deadlines_ = nullptr;  // ttl= tables only
+    uint32_t* nodes_ = nullptr;    // max_total= tables only: each entry's TotalLru node
+    TotalLru* total_ = nullptr;
+    bool timed_ = false;
     bool wide_ = false;
     uint32_t size_ = 0;
     uint32_t capacity_ = 0;  // entries that fit before growing

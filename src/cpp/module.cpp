@@ -10,6 +10,7 @@ void init_instance_caches_type();
 void init_wrapper_types();
 void init_bound_method_type();
 void init_cached_property_types();
+void init_flight_type();
 PyObject* make_owner_died_callback();
 }  // namespace bc
 
@@ -55,8 +56,9 @@ static bool init_process_state() {
     init_wrapper_types();
     init_bound_method_type();
     init_cached_property_types();
+    init_flight_type();
     for (PyTypeObject* t : {&InstanceCaches_Type, &CachedFunction_Type, &CachedMethod_Type, &BoundCachedMethod_Type,
-                            &CachedProperty_Type, &SlottedCachedProperty_Type}) {
+                            &CachedProperty_Type, &SlottedCachedProperty_Type, &Flight_Type}) {
         if (PyType_Ready(t) < 0) return false;
     }
     g_kwd_mark = PyObject_CallNoArgs((PyObject*)&PyBaseObject_Type);

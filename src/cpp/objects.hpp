@@ -14,6 +14,19 @@ struct LiveLink {
 
 struct CachedFunctionObject;
 
+// The keyword options of lru_cache beyond functools' (options.cpp). Only
+// wrappers made with one of them have an Options, and only they run the
+// vectorcalls that read it.
+struct Options {
+    bool has_ttl = false;
+    double ttl = 0;             // seconds an entry lives after it is stored
+    PyObject* timer = nullptr;  // strong; NULL: the monotonic clock, read in C
+    PyObject* key = nullptr;    // strong; NULL: functools' key rules
+    Py_ssize_t max_total = 0;   // 0: no bound across instances
+    TotalLru total;             // recency of every entry, when max_total > 0
+    PyObject* flights = nullptr;  // lock=True: {(table address, key): Flight} of calls in progress
+};
+
 // One cached method's cache on one owner. Owned by the owner's
 // InstanceCaches container; lives exactly as long as that container.
 //
@@ -49,6 +62,7 @@ struct CachedFunctionObject {
     // so that Cls.m.cache_info() sums over every instance.
     Py_ssize_t retired_hits;
     Py_ssize_t retired_misses;
+    Options* options;  // NULL unless made with ttl=, key=, max_total= or lock=
 };
 
 // The bound object `obj.m`.
@@ -173,6 +187,36 @@ inline MethodCache* method_cache_for(PyObject* owner, CachedFunctionObject* wrap
 PropertyValue* find_property_value(InstanceCachesObject* c, PyObject* name);
 int set_property_value(InstanceCachesObject* c, PyObject* name, PyObject* value);  // steals nothing
 bool remove_property_value(InstanceCachesObject* c, PyObject* name);
+
+inline PyObject* call_function(CachedFunctionObject* w, PyObject* const* args, size_t nargsf, PyObject* kwnames) {
+    // func is NULL only after the GC cleared an unreachable wrapper that a
+    // finalizer still calls.
+    if (!w->func) {
+        PyErr_SetString(PyExc_ReferenceError, "this boundcache wrapper has been cleared by the garbage collector");
+        return nullptr;
+    }
+    return PyObject_Vectorcall(w->func, args, nargsf, kwnames);
+}
+
+// --- keyword options (options.cpp) ---
+
+// Parses the options given to the wrapper's constructor into w->options
+// (left NULL if none is set); false with an exception set.
+bool parse_options(CachedFunctionObject* w, PyObject* ttl, PyObject* timer, PyObject* key, PyObject* max_total,
+                   int lock);
+// The vectorcall for a wrapper with options.
+vectorcallfunc options_vectorcall(CachedFunctionObject* w, bool method);
+// Readies a new per-owner table of a wrapper with options.
+void configure_table(CachedFunctionObject* w, Table& t);
+// Drops the expired entries of a ttl= table, so that its size counts live ones.
+bool purge_expired(CachedFunctionObject* w, Table& t, Graveyard& graveyard);
+int traverse_options(Options* o, visitproc visit, void* arg);
+void free_options(CachedFunctionObject* w);
+// cache_parameters() entries for the options.
+int add_option_parameters(CachedFunctionObject* w, PyObject* params);
+PyObject* wrapper_discard(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames);
+void init_flight_type();
+extern PyTypeObject Flight_Type;
 
 // --- wrappers (wrapper.cpp, bound_method.cpp) ---
 PyObject* bound_vectorcall(PyObject* self, PyObject* const* args, size_t nargsf, PyObject* kwnames);

@@ -31,16 +31,6 @@ namespace {
 
 enum class Kind { Uncached, Unbounded, Bounded };
 
-PyObject* call_function(CachedFunctionObject* w, PyObject* const* args, size_t nargsf, PyObject* kwnames) {
-    // func is NULL only after the GC cleared an unreachable wrapper that a
-    // finalizer still calls.
-    if (!w->func) {
-        PyErr_SetString(PyExc_ReferenceError, "this boundcache wrapper has been cleared by the garbage collector");
-        return nullptr;
-    }
-    return PyObject_Vectorcall(w->func, args, nargsf, kwnames);
-}
-
 template <Kind K, bool Typed>
 PyObject* cached_call(Table& t, CachedFunctionObject* w, PyObject* const* key_args, Py_ssize_t key_nargs,
                       PyObject* const* args, size_t nargsf, PyObject* kwnames) {
@@ -85,8 +75,8 @@ PyObject* cached_call(Table& t, CachedFunctionObject* w, PyObject* const* key_ar
             if constexpr (K == Kind::Unbounded) t.replace_value(ix, Py_NewRef(result.get()), graveyard);
             return result.release();
         }
-        if (!t.insert(hash, stored.release(), Py_NewRef(result.get()), K == Kind::Bounded ? w->maxsize : -1,
-                      graveyard))
+        if (t.insert(hash, stored.release(), Py_NewRef(result.get()), K == Kind::Bounded ? w->maxsize : -1,
+                     graveyard) < 0)
             return nullptr;
         return result.release();
     }
@@ -157,6 +147,7 @@ void detach_method_caches(CachedFunctionObject* w) {
         unlink_method_cache(mc);
         mc->wrapper = nullptr;
         mc->table.take_all(graveyard);
+        mc->table.detach_total();
         mc->table.reset_stats();
     }
     graveyard.release();
@@ -182,12 +173,14 @@ PyObject* make_cache_info(Py_ssize_t hits, Py_ssize_t misses, Py_ssize_t maxsize
 // ---- CachedFunction / CachedMethod ----
 
 static PyObject* wrapper_new(PyTypeObject* type, PyObject* args, PyObject* kwds) {
-    static const char* kwlist[] = {"func", "maxsize", "typed", "promote_on_set_name", nullptr};
+    static const char* kwlist[] = {"func", "maxsize", "typed", "promote_on_set_name", "ttl", "timer",
+                                   "key", "max_total", "lock", nullptr};
     PyObject* func;
     PyObject* maxsize_obj = Py_None;
-    int typed = 0, promote = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|Opp:CachedFunction", (char**)kwlist, &func, &maxsize_obj,
-                                     &typed, &promote))
+    int typed = 0, promote = 0, lock = 0;
+    PyObject *ttl = Py_None, *timer = Py_None, *key = Py_None, *max_total = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|Opp$OOOOp:CachedFunction", (char**)kwlist, &func, &maxsize_obj,
+                                     &typed, &promote, &ttl, &timer, &key, &max_total, &lock))
         return nullptr;
     if (!PyCallable_Check(func)) {
         PyErr_SetString(PyExc_TypeError, "the first argument must be callable");
@@ -217,17 +210,27 @@ static PyObject* wrapper_new(PyTypeObject* type, PyObject* args, PyObject* kwds)
     w->maxsize = maxsize;
     w->typed = typed;
     w->promote_on_set_name = promote;
+    Ref owned((PyObject*)w);
+    if (!parse_options(w, ttl, timer, key, max_total, lock)) return nullptr;
     Kind kind = kind_of(maxsize);
     bool method = type == &CachedMethod_Type;
-    w->method_call = pick(kind, typed, true);
-    w->vectorcall = pick(kind, typed, method);
-    return (PyObject*)w;
+    if (w->options && kind != Kind::Uncached) {
+        w->method_call = options_vectorcall(w, true);
+        w->vectorcall = options_vectorcall(w, method);
+    } else {
+        // Without options, or with maxsize=0 (nothing is kept, so no
+        // option has anything to act on): the core's own specialisations.
+        w->method_call = pick(kind, typed, true);
+        w->vectorcall = pick(kind, typed, method);
+    }
+    return owned.release();
 }
 
 static int wrapper_traverse(PyObject* self, visitproc visit, void* arg) {
     auto* w = (CachedFunctionObject*)self;
     Py_VISIT(w->func);
     Py_VISIT(w->dict);
+    if (int r = traverse_options(w->options, visit, arg)) return r;
     return w->table.traverse(visit, arg);
 }
 
@@ -249,6 +252,7 @@ static void wrapper_dealloc(PyObject* self) {
     // emptied and forgotten now.
     detach_method_caches(w);
     w->table.~Table();
+    free_options(w);
     Py_TYPE(self)->tp_free(self);
 }
 
@@ -265,6 +269,13 @@ static PyObject* wrapper_descr_get(PyObject* self, PyObject* obj, PyObject*) {
 
 static PyObject* wrapper_cache_info(PyObject* self, PyObject*) {
     auto* w = (CachedFunctionObject*)self;
+    if (w->options) {
+        // ttl=: currsize counts live entries only.
+        Graveyard graveyard;  // released once every table was purged
+        bool ok = purge_expired(w, w->table, graveyard);
+        for_each_live(w, [&](MethodCache* mc) { ok = ok && purge_expired(w, mc->table, graveyard); });
+        if (!ok) return nullptr;
+    }
     Py_ssize_t hits = w->table.hits() + w->retired_hits;
     Py_ssize_t misses = w->table.misses() + w->retired_misses;
     Py_ssize_t size = w->table.size();
@@ -294,7 +305,9 @@ static PyObject* wrapper_cache_parameters(PyObject* self, PyObject*) {
     auto* w = (CachedFunctionObject*)self;
     Ref max(maxsize_object(w->maxsize));
     if (!max) return nullptr;
-    return Py_BuildValue("{sOsO}", "maxsize", max.get(), "typed", w->typed ? Py_True : Py_False);
+    Ref params(Py_BuildValue("{sOsO}", "maxsize", max.get(), "typed", w->typed ? Py_True : Py_False));
+    if (!params || (w->options && add_option_parameters(w, params.get()) < 0)) return nullptr;
+    return params.release();
 }
 
 // Pickled by reference, like functions and functools' wrapper.
@@ -369,6 +382,8 @@ static PyMethodDef wrapper_methods[] = {
     {"__deepcopy__", wrapper_copy, METH_O, nullptr},
     {"__set_name__", wrapper_set_name, METH_VARARGS, nullptr},
     {"_entries", wrapper_entries, METH_NOARGS, "[(key, value), ...] of calls with function semantics."},
+    {"_discard", (PyCFunction)(void (*)(void))wrapper_discard, METH_FASTCALL | METH_KEYWORDS,
+     "_discard(value, *args, **kwargs): forget the entry of that call if it holds value."},
     {nullptr, nullptr, 0, nullptr},
 };
 
