@@ -14,6 +14,7 @@ from __future__ import annotations
 from functools import update_wrapper as _update_wrapper
 from numbers import Real as _Real
 from time import monotonic as _monotonic
+from types import FunctionType as _FunctionType
 
 from ._core import (
     BoundCachedMethod,
@@ -47,6 +48,7 @@ def __getattr__(name):
 
 # First parameter names that mean "the owner comes first".
 _OWNER_PARAMETERS = ("self", "cls")
+_CO_COROUTINE = 0x80  # inspect.CO_COROUTINE
 
 
 def lru_cache(maxsize=128, typed=False, *, ttl=None, timer=None, key=None, max_total=None, lock=False):
@@ -154,8 +156,26 @@ def _wrap(func, maxsize, typed, options):
 
 
 def _wrapper(kind, func, maxsize, typed, options, *, promote):
+    if _is_coroutine_function(func):
+        # async def: the awaited result is cached (docs/async.md).
+        from ._async import async_wrapper
+
+        return async_wrapper(kind, func, maxsize, typed, options, promote=promote)
     wrapper = kind(func, maxsize, typed, promote, **options)
     return _update_wrapper(wrapper, func)
+
+
+def _is_coroutine_function(func) -> bool:
+    # inspect.iscoroutinefunction(func), without importing inspect for a plain function.
+    if (
+        type(func) is _FunctionType
+        and not func.__code__.co_flags & _CO_COROUTINE
+        and not hasattr(func, "_is_coroutine_marker")  # inspect.markcoroutinefunction, 3.12+
+    ):
+        return False
+    import inspect
+
+    return inspect.iscoroutinefunction(func)
 
 
 def _defined_in_class_body(func) -> bool:
