@@ -26,6 +26,10 @@ def _m(self: Any, x: Any) -> Any:
     return x
 
 
+async def _am(self: Any, x: Any) -> Any:
+    return x
+
+
 def _as_method(body: Method, owner: str) -> Method:
     """A copy of ``body`` as ``def m`` in class ``owner`` would make it.
 
@@ -50,6 +54,11 @@ class Library:
     method_class: Callable[..., type] | None = None
     #: ``property_class()`` returns a class whose cached property ``p`` is computed once.
     property_class: Callable[[], type] | None = None
+    #: ``async_function(maxsize)`` returns a decorator for ``async def`` functions (caching the
+    #: awaited result); None: not offered (functools caches the coroutine object: not comparable).
+    async_function: Callable[[int | None], Decorator] | None = None
+    #: ``async_method_class(maxsize)`` returns a class whose ``async def m(self, x)`` is cached.
+    async_method_class: Callable[..., type] | None = None
     #: Unbounded function caches: maxsize=None is not offered by every library.
     unbounded: bool = True
 
@@ -106,6 +115,15 @@ def _boundcache_method(maxsize: int | None, body: Method = _m) -> type:
         m = boundcache.lru_cache(maxsize=maxsize)(_as_method(body, "Boundcache"))
 
     return Boundcache
+
+
+def _boundcache_async_method(maxsize: int | None, body: Method = _am) -> type:
+    import boundcache
+
+    class BoundcacheAsync:
+        m = boundcache.lru_cache(maxsize=maxsize)(_as_method(body, "BoundcacheAsync"))
+
+    return BoundcacheAsync
 
 
 def _boundcache_property() -> type:
@@ -208,6 +226,24 @@ def _theine_method(maxsize: int | None, body: Method = _m) -> type:
     return Theine
 
 
+# -- async-lru: alru_cache, for async def only (functions, and methods keyed by (self, x)).
+
+
+def _async_lru_function(maxsize: int | None) -> Decorator:
+    from async_lru import alru_cache
+
+    return alru_cache(maxsize=maxsize)
+
+
+def _async_lru_method(maxsize: int | None, body: Method = _am) -> type:
+    decorate = _async_lru_function(maxsize)
+
+    class AsyncLru:
+        m = decorate(_as_method(body, "AsyncLru"))
+
+    return AsyncLru
+
+
 LIBRARIES: dict[str, Library] = {
     lib.name: lib
     for lib in (
@@ -226,6 +262,8 @@ LIBRARIES: dict[str, Library] = {
             function=_boundcache_function,
             method_class=_boundcache_method,
             property_class=_boundcache_property,
+            async_function=_boundcache_function,  # the same decorator: it sees async def
+            async_method_class=_boundcache_async_method,
         ),
         Library(
             "cachetools",
@@ -249,6 +287,13 @@ LIBRARIES: dict[str, Library] = {
             function=_theine_function,
             method_class=_theine_method,
             unbounded=False,
+        ),
+        Library(
+            "async_lru",
+            "async_lru.alru_cache",
+            "async-lru",
+            async_function=_async_lru_function,
+            async_method_class=_async_lru_method,
         ),
     )
 }

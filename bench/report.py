@@ -32,6 +32,7 @@ COLORS = {
     "methodtools": "#9467bd",
     "cachebox": "#2ca02c",
     "theine": "#ff7f0e",
+    "async_lru": "#17becf",
 }
 MIB = 1024 * 1024
 LIFETIME_TEXT = {"refcount": "at once (refcount)", "gc": "only by gc.collect()", "pinned": "never: pinned"}
@@ -303,6 +304,9 @@ def write_results_md(results: dict[str, Any], out: Path, charts: dict[str, str])
         "stampede lock and copy of mutable results are left on.",
         "- theine: `@Memoize(128, None)`; W-TinyLFU rather than LRU, no unbounded mode; on methods, "
         "like functools, one cache keyed by `(self, x)`.",
+        "- async-lru: `@alru_cache(maxsize=128)` on `async def` functions and methods (async rows only: "
+        "functools and the others cache the coroutine object, which cannot be awaited twice). "
+        "The async rows time `await f(1)` in a coroutine on one event loop.",
         "",
         'Notes: a miss always uses a key never seen before, so every policy misses. "First call" times '
         "only the call: making the instance (which for cachetools and cachebox includes making its cache) "

@@ -8,6 +8,7 @@ are unrolled (``UNROLL`` statements per loop iteration, as timeit does) so the
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,7 +28,8 @@ BATCH = 4096
 class Scenario:
     name: str
     title: str
-    #: "function", "method" or "property": which adapter of a Library it needs.
+    #: "function", "method", "property", "async_function" or "async_method": which adapter
+    #: of a Library it needs.
     kind: str
     build: Callable[[Library], TimeFunc]
     inner_loops: int = 1
@@ -39,6 +41,10 @@ class Scenario:
             return lib.function is not None and (self.name != "fn_insert" or lib.unbounded)
         if self.kind == "method":
             return lib.method_class is not None
+        if self.kind == "async_function":
+            return lib.async_function is not None
+        if self.kind == "async_method":
+            return lib.async_method_class is not None
         return lib.property_class is not None
 
 
@@ -207,6 +213,48 @@ def _property_read(lib: Library) -> TimeFunc:
     return _unrolled("obj.p", {"obj": obj})
 
 
+# -- async def: ``await`` of a hit, timed inside a coroutine on one event loop
+
+
+def _async_unrolled(stmt: str, namespace: dict[str, Any]) -> TimeFunc:
+    """As ``_unrolled``, for ``await`` statements: the loop runs in a coroutine on an event loop
+    made once, so starting the loop is not timed."""
+    names = ", ".join(namespace)
+    body = "\n".join(f"        {stmt}" for _ in range(UNROLL))
+    src = (
+        f"async def _body(_timer, loops, {names}):\n"
+        f"    _range = range(loops)\n"
+        f"    _t0 = _timer()\n"
+        f"    for _ in _range:\n{body}\n"
+        f"    return _timer() - _t0\n"
+    )
+    code: dict[str, Any] = {}
+    exec(compile(src, f"<bench {stmt}>", "exec"), code)
+    loop = asyncio.new_event_loop()
+    run = loop.run_until_complete
+    run(code["_body"](time.perf_counter, 1, **namespace))  # the first call is the miss
+
+    def time_func(loops: int) -> float:
+        elapsed: float = run(code["_body"](time.perf_counter, loops, **namespace))
+        return elapsed
+
+    return time_func
+
+
+async def _async_one(x):
+    return x
+
+
+def _async_fn_hit(lib: Library) -> TimeFunc:
+    assert lib.async_function is not None
+    return _async_unrolled("await f(1)", {"f": lib.async_function(MAXSIZE)(_async_one)})
+
+
+def _async_method_hit(lib: Library) -> TimeFunc:
+    assert lib.async_method_class is not None
+    return _async_unrolled("await obj.m(1)", {"obj": lib.async_method_class(MAXSIZE)()})
+
+
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
     for s in (
@@ -221,5 +269,7 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("first_call", "first call on a fresh instance", "method", _first_call),
         Scenario("churn", "instance churn (create, 4 calls, drop)", "method", _churn, core=True),
         Scenario("property_read", "cached_property read", "property", _property_read, UNROLL),
+        Scenario("async_fn_hit", "async hit, function", "async_function", _async_fn_hit, UNROLL),
+        Scenario("async_method_hit", "async hit, method", "async_method", _async_method_hit, UNROLL),
     )
 }
