@@ -859,6 +859,40 @@ def test_key_failing_computation_is_dropped():
     run(main())
 
 
+def test_failed_entry_that_could_not_be_dropped_is_computed_again():
+    key_calls = []
+    raise_on = {2, 4}  # the key function fails when _discard asks for it (calls 2 and 4)
+
+    def key(x):
+        key_calls.append(x)
+        if len(key_calls) in raise_on:
+            raise LookupError("key function failed")
+        return x
+
+    outcomes = [ValueError("first"), "second", "third"]
+
+    @boundcache.lru_cache(key=key)
+    async def f(x):
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    async def main():
+        with pytest.raises(ValueError, match="first"):
+            await f(1)  # key calls 1 (lookup), 2 (discard: fails, the failed entry stays)
+        assert f.cache_info().currsize == 1
+        # Key calls 3 (lookup: the failed entry), 4 (discard: fails again), 5 (lookup:
+        # still there): this call computes without the cache.
+        assert await f(1) == "second"
+        # Calls 6 (lookup), 7 (discard: works), 8 (lookup: a miss): computed and cached.
+        assert await f(1) == "third"
+        assert await f(1) == "third"
+        assert len(key_calls) == 9
+
+    run(main())
+
+
 def test_max_total_bounds_entries_across_instances():
     class Doc:
         @boundcache.lru_cache(maxsize=None, max_total=2)
