@@ -163,10 +163,21 @@ bool store(CachedFunctionObject* w, Table& t, const Key& key, Py_hash_t hash, ui
         uint32_t size = (uint32_t)t.size();
         if (t.purge_expired(now, graveyard) * 8 < size && !t.grow_now(w->maxsize)) return false;
     }
+    if (o->max_total > 0 && w->maxsize > 0 && t.size() >= w->maxsize) {
+        // This instance's own bound: evict its least recently used entry
+        // (and that entry's node) before inserting.
+        t.remove_at(t.lru_tail(), graveyard);
+    }
     ix = t.insert(hash, stored.release(), Py_NewRef(result), w->maxsize, graveyard);
     if (ix < 0) return false;
     if (o->has_ttl) t.set_deadline((uint32_t)ix, now + o->ttl);
-    if (o->max_total > 0) enforce_total(o, graveyard);
+    if (o->max_total > 0) {
+        if (!t.add_total_node((uint32_t)ix)) {
+            t.remove_at((uint32_t)ix, graveyard);
+            return false;
+        }
+        enforce_total(o, graveyard);
+    }
     return true;
 }
 
