@@ -61,6 +61,8 @@ class Library:
     async_method_class: Callable[..., type] | None = None
     #: Unbounded function caches: maxsize=None is not offered by every library.
     unbounded: bool = True
+    #: A keyword option of boundcache, or a peer's equivalent: timed only by ``run.py --options``.
+    variant: bool = False
 
     def version(self) -> str:
         if self.dist is None:
@@ -124,6 +126,42 @@ def _boundcache_async_method(maxsize: int | None, body: Method = _am) -> type:
         m = boundcache.lru_cache(maxsize=maxsize)(_as_method(body, "BoundcacheAsync"))
 
     return BoundcacheAsync
+
+
+def _boundcache_option(**options: Any) -> tuple[Callable[..., Any], Callable[..., type]]:
+    """function and method_class adapters for boundcache.lru_cache with keyword options.
+
+    Each option is set so that it never changes what is cached in the timed
+    scenarios (a ttl far longer than a run, max_total above every total), so
+    that the rows show the cost of the option's bookkeeping alone.
+    """
+
+    def function(maxsize: int | None) -> Decorator:
+        import boundcache
+
+        return boundcache.lru_cache(maxsize=maxsize, **options)
+
+    def method_class(maxsize: int | None, body: Method = _m) -> type:
+        import boundcache
+
+        method_options = dict(options)
+        if "key" in method_options:
+            method_options["key"] = _method_key
+
+        class BoundcacheOption:
+            m = boundcache.lru_cache(maxsize=maxsize, **method_options)(_as_method(body, "BoundcacheOption"))
+
+        return BoundcacheOption
+
+    return function, method_class
+
+
+def _function_key(x: Any) -> Any:
+    return x
+
+
+def _method_key(self: Any, x: Any) -> Any:
+    return x
 
 
 def _boundcache_property() -> type:
@@ -204,6 +242,18 @@ def _cachebox_method(maxsize: int | None, body: Method = _m) -> type:
         m = cachebox.cached(operator.attrgetter("cache"))(_as_method(body, "Cachebox"))
 
     return Cachebox
+
+
+def _cachetools_ttl_function(maxsize: int | None) -> Decorator:
+    import cachetools.func
+
+    return cachetools.func.ttl_cache(maxsize=maxsize, ttl=3600)
+
+
+def _cachebox_ttl_function(maxsize: int | None) -> Decorator:
+    import cachebox
+
+    return cachebox.cached(cachebox.TTLCache(maxsize or 0, global_ttl=3600))
 
 
 # -- theine: Memoize (W-TinyLFU, not LRU). On methods, like functools, it keys by (self, x).
@@ -295,14 +345,27 @@ LIBRARIES: dict[str, Library] = {
             async_function=_async_lru_function,
             async_method_class=_async_lru_method,
         ),
+        *(
+            Library(name, label, "boundcache", *_boundcache_option(**options), variant=True)
+            for name, label, options in (
+                ("boundcache+ttl", "lru_cache(ttl=3600)", {"ttl": 3600}),
+                ("boundcache+key", "lru_cache(key=...)", {"key": _function_key}),
+                ("boundcache+max_total", "lru_cache(max_total=10**9)", {"max_total": 10**9}),
+                ("boundcache+lock", "lru_cache(lock=True)", {"lock": True}),
+            )
+        ),
+        Library("cachetools+ttl", "cachetools.func.ttl_cache", "cachetools", function=_cachetools_ttl_function,
+                variant=True),
+        Library("cachebox+ttl", "cachebox.cached(TTLCache)", "cachebox", function=_cachebox_ttl_function,
+                variant=True),
     )
-}
+}  # fmt: skip
 
 
 def select(names: str | None) -> list[Library]:
     """The libraries named in a comma-separated list (all when None), in canonical order."""
     if not names:
-        return list(LIBRARIES.values())
+        return [lib for lib in LIBRARIES.values() if not lib.variant]
     wanted = [n.strip() for n in names.split(",") if n.strip()]
     unknown = sorted(set(wanted) - LIBRARIES.keys())
     if unknown:

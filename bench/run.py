@@ -7,6 +7,10 @@ bench/charts/*.png and the raw data in bench/results/.
 Quick run (well under a minute), for work on the core: ``--quick`` times only
 the scenarios the core issue bounds, for boundcache and functools, and prints
 their ratios; it writes nothing.
+
+Options run (about 2 minutes): ``--options`` times lru_cache's keyword options
+(ttl=, key=, max_total=, lock=) against plain boundcache and functools, and
+peers' TTL caches, and writes bench/OPTIONS.md.
 """
 
 from __future__ import annotations
@@ -139,15 +143,35 @@ def quick(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+#: Scenarios and libraries of the --options run.
+OPTION_SCENARIOS = "fn_hit_int,fn_miss,method_hit,method_miss,churn"
+
+
+def options(args: argparse.Namespace) -> int:
+    names = args.only or ",".join(["functools", "boundcache", *(n for n, lib in LIBRARIES.items() if lib.variant)])
+    t0 = time.monotonic()
+    with tempfile.TemporaryDirectory() as tmp:
+        timing = run_timing(names, args.scenarios or OPTION_SCENARIOS, QUICK_PYPERF, Path(tmp) / "options.json", True)
+    env = environment(QUICK_PYPERF, select(names))
+    text = report.options_md(timing, env, [lib for lib in select(names)])
+    (HERE / "OPTIONS.md").write_text(text)
+    print(text)
+    _log(f"wrote {HERE / 'OPTIONS.md'} ({time.monotonic() - t0:.0f} s)")
+    return 0
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="only the core issue's ratios, printed; writes nothing")
+    parser.add_argument("--options", action="store_true", help="the keyword options' cost; writes OPTIONS.md")
     parser.add_argument("--only", metavar="LIBS", help=f"comma-separated subset of: {','.join(LIBRARIES)}")
     parser.add_argument("--scenarios", metavar="NAMES", help="comma-separated scenario names, or 'core'")
     parser.add_argument("--report-only", action="store_true", help="redo RESULTS.md and charts from results.json")
     parser.add_argument("--requests", type=int, default=150, help="image service: requests (default 150)")
     parser.add_argument("--buffer-mb", type=float, default=20.0, help="image service: MB per instance (default 20)")
     args = parser.parse_args(argv)
+    if args.options:
+        return options(args)
     return quick(args) if args.quick else full(args)
 
 

@@ -1,6 +1,6 @@
 """boundcache: functools' memoizers, with caches that never outlive their owner."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import TypeVar, overload
 
 from typing_extensions import ParamSpec
@@ -25,7 +25,16 @@ def lru_cache(maxsize: classmethod[_T, _P, _R], typed: bool = False) -> _CachedC
 @overload
 def lru_cache(maxsize: Callable[_P, _R], typed: bool = False) -> CachedFunction[_P, _R]: ...
 @overload
-def lru_cache(maxsize: int | None = 128, typed: bool = False) -> _LruCacheDecorator: ...
+def lru_cache(
+    maxsize: int | None = 128,
+    typed: bool = False,
+    *,
+    ttl: float | None = None,
+    timer: Callable[[], float] | None = None,
+    key: Callable[..., Hashable] | None = None,
+    max_total: int | None = None,
+    lock: bool = False,
+) -> _LruCacheDecorator: ...
 @overload
 def cache(user_function: classmethod[_T, _P, _R], /) -> _CachedClassMethod[_T, _P, _R]: ...
 @overload

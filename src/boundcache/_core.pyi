@@ -8,7 +8,7 @@ what is checked and the known limits.
 from collections.abc import Callable
 from typing import Any, Generic, NamedTuple, TypedDict, TypeVar, final, overload, type_check_only
 
-from typing_extensions import Concatenate, ParamSpec, Self
+from typing_extensions import Concatenate, NotRequired, ParamSpec, Self
 
 @final
 @type_check_only
@@ -38,6 +38,12 @@ class CacheInfo(NamedTuple):
 class _CacheParameters(TypedDict):
     maxsize: int | None
     typed: bool
+    # Only for wrappers made with one of lru_cache's keyword options.
+    ttl: NotRequired[float | None]
+    timer: NotRequired[Callable[[], float] | None]
+    key: NotRequired[Callable[..., Any] | None]
+    max_total: NotRequired[int | None]
+    lock: NotRequired[bool]
 
 class CachedFunction(Generic[_P, _R_co]):
     """What ``lru_cache`` and ``cache`` return: the function's own signature.

@@ -69,9 +69,13 @@ static PyObject* bound_cache_info(PyObject* self, PyObject*) {
     MethodCache* mc = own_cache(b, holder);
     if (!mc && PyErr_Occurred()) return nullptr;
     if (!mc) return make_cache_info(0, 0, b->wrapper->maxsize, 0);
-    {
-        Graveyard graveyard;  // ttl=: currsize counts live entries only
-        if (!purge_expired(b->wrapper, mc->table, graveyard)) return nullptr;
+    if (Options* o = b->wrapper->options; o && o->has_ttl) {
+        double now;  // ttl=: currsize counts live entries only
+        if (!read_clock(o, now)) return nullptr;
+        mc = own_cache(b, holder);  // the timer may have cleared or replaced it
+        if (!mc) return PyErr_Occurred() ? nullptr : make_cache_info(0, 0, b->wrapper->maxsize, 0);
+        Graveyard graveyard;
+        purge_expired(b->wrapper, mc->table, now, graveyard);
     }
     return make_cache_info(mc->table.hits(), mc->table.misses(), b->wrapper->maxsize, mc->table.size());
 }

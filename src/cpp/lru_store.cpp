@@ -149,7 +149,8 @@ bool Table::grow(Py_ssize_t maxsize) {
 int64_t Table::insert(Py_hash_t hash, PyObject* key, PyObject* value, Py_ssize_t maxsize,
                       Graveyard& graveyard) {
     if (maxsize > 0 && (Py_ssize_t)size_ >= maxsize) {
-        // Full: reuse the least recently used entry's place (and its node).
+        // Full: reuse the least recently used entry's place. (Tables with a
+        // TotalLru never get here: their owner evicts with remove_at first.)
         uint32_t ix = tail_;
         Entry& e = entries_[ix];
         unlink(ix);
@@ -158,7 +159,6 @@ int64_t Table::insert(Py_hash_t hash, PyObject* key, PyObject* value, Py_ssize_t
         e = Entry{hash, key, value};
         place_in_index(ix);
         link_front(ix);
-        if (total_) total_->touch(nodes_[ix]);
         mutations_++;
         return ix;
     }
@@ -167,17 +167,7 @@ int64_t Table::insert(Py_hash_t hash, PyObject* key, PyObject* value, Py_ssize_t
         Py_DECREF(value);
         return -1;
     }
-    uint32_t ix = size_;
-    if (total_) {
-        uint32_t node = total_->push_front(this, ix);
-        if (node == TotalLru::kNil) {
-            Py_DECREF(key);
-            Py_DECREF(value);
-            return -1;
-        }
-        nodes_[ix] = node;
-    }
-    size_++;
+    uint32_t ix = size_++;
     entries_[ix] = Entry{hash, key, value};
     place_in_index(ix);
     if (links_) link_front(ix);
@@ -188,7 +178,7 @@ int64_t Table::insert(Py_hash_t hash, PyObject* key, PyObject* value, Py_ssize_t
 void Table::remove_at(uint32_t ix, Graveyard& graveyard) noexcept {
     Entry& e = entries_[ix];
     if (links_) unlink(ix);
-    if (total_) total_->remove(nodes_[ix]);
+    if (total_ && nodes_[ix] != TotalLru::kNil) total_->remove(nodes_[ix]);
     remove_from_index(ix);
     graveyard.bury(e.key, e.value);
     uint32_t last = --size_;
@@ -207,12 +197,17 @@ void Table::remove_at(uint32_t ix, Graveyard& graveyard) noexcept {
         }
         if (total_) {
             nodes_[ix] = nodes_[last];
-            total_->moved(nodes_[ix], ix);
+            total_->moved(nodes_[ix], ix);  // last always has a node: only a new entry may lack one
         }
     }
     // An entry moved: a find() suspended in __eq__ must start over.
     layout_++;
     mutations_++;
+}
+
+bool Table::add_total_node(uint32_t ix) {
+    nodes_[ix] = total_->push_front(this, ix);
+    return nodes_[ix] != TotalLru::kNil;
 }
 
 uint32_t Table::purge_expired(double now, Graveyard& graveyard) noexcept {

@@ -238,6 +238,10 @@ public:
     double deadline(uint32_t ix) const noexcept { return deadlines_[ix]; }
     void set_deadline(uint32_t ix, double when) noexcept { deadlines_[ix] = when; }
     void touch_total(uint32_t ix) noexcept { total_->touch(nodes_[ix]); }
+    // Gives a just inserted entry its TotalLru node; false with MemoryError
+    // set (the entry, which has none, must then be removed). Kept out of insert() so that the
+    // default wrappers' inserts do not test for it.
+    bool add_total_node(uint32_t ix);
 
     // Moves every reference into `graveyard` and empties the table.
     void take_all(Graveyard& graveyard) noexcept;

@@ -208,8 +208,11 @@ bool parse_options(CachedFunctionObject* w, PyObject* ttl, PyObject* timer, PyOb
 vectorcallfunc options_vectorcall(CachedFunctionObject* w, bool method);
 // Readies a new per-owner table of a wrapper with options.
 void configure_table(CachedFunctionObject* w, Table& t);
-// Drops the expired entries of a ttl= table, so that its size counts live ones.
-bool purge_expired(CachedFunctionObject* w, Table& t, Graveyard& graveyard);
+// The wrapper's clock (ttl=); false with an exception set. May run user code.
+bool read_clock(Options* o, double& now);
+// Drops the expired entries of a ttl= table, so that its size counts live
+// ones. Runs no user code (the graveyard does, when released).
+void purge_expired(CachedFunctionObject* w, Table& t, double now, Graveyard& graveyard);
 int traverse_options(Options* o, visitproc visit, void* arg);
 void free_options(CachedFunctionObject* w);
 // cache_parameters() entries for the options.

@@ -94,6 +94,8 @@ private:
     PyObject* key_;
 };
 
+}  // namespace
+
 // Reads the wrapper's clock; false with an exception set.
 bool read_clock(Options* o, double& now) {
     if (!o->timer) {
@@ -111,6 +113,8 @@ bool read_clock(Options* o, double& now) {
     }
     return true;
 }
+
+namespace {
 
 bool live(const Options* o, const Table& t, int64_t ix, double now) {
     return !o->has_ttl || t.deadline((uint32_t)ix) > now;
@@ -154,6 +158,9 @@ bool store(CachedFunctionObject* w, Table& t, const Key& key, Py_hash_t hash, ui
         if (w->maxsize > 0 && live(o, t, ix, now)) return true;
         t.replace_value(ix, Py_NewRef(result), graveyard);
         if (o->has_ttl) t.set_deadline((uint32_t)ix, now + o->ttl);
+        // A fresh result is a use, for this table's order and the total's.
+        if (w->maxsize > 0) t.move_to_front((uint32_t)ix);
+        if (o->max_total > 0) t.touch_total((uint32_t)ix);
         return true;
     }
     if (o->has_ttl && w->maxsize < 0 && t.full() && t.size() > 0) {
@@ -163,10 +170,21 @@ bool store(CachedFunctionObject* w, Table& t, const Key& key, Py_hash_t hash, ui
         uint32_t size = (uint32_t)t.size();
         if (t.purge_expired(now, graveyard) * 8 < size && !t.grow_now(w->maxsize)) return false;
     }
+    if (o->max_total > 0 && w->maxsize > 0 && t.size() >= w->maxsize) {
+        // This instance's own bound: evict its least recently used entry
+        // (and that entry's node) before inserting.
+        t.remove_at(t.lru_tail(), graveyard);
+    }
     ix = t.insert(hash, stored.release(), Py_NewRef(result), w->maxsize, graveyard);
     if (ix < 0) return false;
     if (o->has_ttl) t.set_deadline((uint32_t)ix, now + o->ttl);
-    if (o->max_total > 0) enforce_total(o, graveyard);
+    if (o->max_total > 0) {
+        if (!t.add_total_node((uint32_t)ix)) {
+            t.remove_at((uint32_t)ix, graveyard);
+            return false;
+        }
+        enforce_total(o, graveyard);
+    }
     return true;
 }
 
@@ -432,13 +450,8 @@ void configure_table(CachedFunctionObject* w, Table& t) {
     t.enable_options(o->has_ttl, o->max_total > 0 ? &o->total : nullptr);
 }
 
-bool purge_expired(CachedFunctionObject* w, Table& t, Graveyard& graveyard) {
-    Options* o = w->options;
-    if (!o || !o->has_ttl || t.size() == 0) return true;
-    double now;
-    if (!read_clock(o, now)) return false;
-    t.purge_expired(now, graveyard);
-    return true;
+void purge_expired(CachedFunctionObject* w, Table& t, double now, Graveyard& graveyard) {
+    if (w->options && w->options->has_ttl && t.size() > 0) t.purge_expired(now, graveyard);
 }
 
 int traverse_options(Options* o, visitproc visit, void* arg) {

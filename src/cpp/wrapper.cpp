@@ -269,12 +269,14 @@ static PyObject* wrapper_descr_get(PyObject* self, PyObject* obj, PyObject*) {
 
 static PyObject* wrapper_cache_info(PyObject* self, PyObject*) {
     auto* w = (CachedFunctionObject*)self;
-    if (w->options) {
-        // ttl=: currsize counts live entries only.
+    if (w->options && w->options->has_ttl) {
+        // currsize counts live entries only. The clock is read first: a
+        // timer= is user code, which must not run during the walk.
+        double now;
+        if (!read_clock(w->options, now)) return nullptr;
         Graveyard graveyard;  // released once every table was purged
-        bool ok = purge_expired(w, w->table, graveyard);
-        for_each_live(w, [&](MethodCache* mc) { ok = ok && purge_expired(w, mc->table, graveyard); });
-        if (!ok) return nullptr;
+        purge_expired(w, w->table, now, graveyard);
+        for_each_live(w, [&](MethodCache* mc) { purge_expired(w, mc->table, now, graveyard); });
     }
     Py_ssize_t hits = w->table.hits() + w->retired_hits;
     Py_ssize_t misses = w->table.misses() + w->retired_misses;

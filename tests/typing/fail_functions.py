@@ -73,3 +73,8 @@ lru_cache(maxsize=[1])  # E: call-overload | reportCallIssue | reportArgumentTyp
 lru_cache(128, False, 3)  # E: call-overload | reportCallIssue
 cache(3)  # E: call-overload | reportCallIssue | reportArgumentType
 cache()  # E: call-overload | reportCallIssue
+
+
+@lru_cache(ttl="soon")  # E: call-overload | reportCallIssue | reportArgumentType
+def bad_ttl(x: int) -> int:
+    return x

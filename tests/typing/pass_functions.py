@@ -120,3 +120,26 @@ def audit_is_typed() -> None:
     for row in report.pinning:
         assert_type(row.bytes, int)
         assert_type(row.kind, str)
+
+
+# The keyword options keep the signature too.
+@lru_cache(maxsize=None, ttl=60, timer=lambda: 0.0, max_total=100, lock=True)
+def with_options(x: int) -> str:
+    return str(x)
+
+
+assert_type(with_options(1), str)
+assert_type(with_options.cache_parameters().get("ttl"), float | None)
+
+
+def _by_path(self: object, path: str) -> str:
+    return path
+
+
+class Client:
+    @lru_cache(key=_by_path)
+    def load(self, path: str) -> bytes:
+        return path.encode()
+
+
+assert_type(Client().load("a"), bytes)
