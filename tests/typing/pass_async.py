@@ -31,7 +31,7 @@ class Client:
         return cls("https://example.invalid")
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=256, ttl=60)
 async def lookup(name: str) -> int:
     return len(name)
 
