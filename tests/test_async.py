@@ -771,6 +771,28 @@ def test_functools_wraps_chain_of_async_functions(no_gc):
     assert run(main())() is None
 
 
+def test_other_coroutine_functions_inspect_recognises():
+    async def add(a, b):
+        return [a + b]
+
+    f = boundcache.cache(functools.partial(add, 1))
+    assert inspect.iscoroutinefunction(f)
+    if sys.version_info >= (3, 12):
+
+        def marked(x):
+            return add(x, 0)
+
+        g = boundcache.cache(inspect.markcoroutinefunction(marked))
+        assert inspect.iscoroutinefunction(g)
+
+    async def main():
+        assert await f(2) is await f(2)
+        if sys.version_info >= (3, 12):
+            assert await g(5) is await g(5)
+
+    run(main())
+
+
 def test_recursion_with_other_arguments_works_and_with_the_same_raises():
     @boundcache.cache
     async def fib(n):
