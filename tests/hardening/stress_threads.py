@@ -12,14 +12,19 @@ random mix of operations, --ops in all (10^6 in CI on the release build,
   calling thread then holds the last reference: the instance dies when its
   call returns), and calls through a bound method whose instance is gone
   from everywhere else;
-- first reads of a cached_property racing with each other.
+- first reads of a cached_property racing with each other;
+- the same method caches made with the keyword options (group O:
+  ``max_total=40, ttl=50, lock=True`` on a shared fake clock that threads
+  advance), so that evictions across instances, expiry and flights race with
+  everything above.
 
 Every call's result is checked. At the end, with the threads joined:
 
 - caches nobody clears count exactly: hits + misses == calls made,
   misses == executions of the wrapped function, per function and per class;
 - currsize agrees with the keys called (unbounded cache), with maxsize
-  (bounded), and with the sum over the live instances (per class);
+  (bounded), and with the sum over the live instances (per class), which
+  stays within max_total (group O);
 - every cached_property was computed once per instance;
 - after the pools are dropped every instance is freed and every class's
   currsize is 0, with the cyclic GC disabled;
@@ -85,12 +90,14 @@ def main() -> int:
     def f_clr(x):  # cleared from other threads
         return -x
 
-    # ---- method caches: one class per storage kind, twice (A: only
-    # instance-level clears, so class sums are exact; B: also Cls.m.cache_clear())
+    # ---- method caches: one class per storage kind, three times (A: only
+    # instance-level clears, so class sums are exact; B: also Cls.m.cache_clear();
+    # O: as A, with the keyword options)
+    clock = [0.0]
     created = []  # weak references to every instance made
     kinds = {"dict": None, "slot": ("tag", "computed", "__boundcache__", "__weakref__"), "weak": ("tag", "computed", "__weakref__")}
     classes = {}
-    for group in "AB":
+    for group in "ABO":
         for kind, slots in kinds.items():
             st = Stats()
 
@@ -102,7 +109,8 @@ def main() -> int:
                 self.computed.append(1)  # list.append is atomic
                 return ("p", self.tag)
 
-            ns = {"m": boundcache.lru_cache(maxsize=16)(m), "__qualname__": f"{group}{kind}"}
+            options = dict(max_total=40, ttl=50, timer=lambda: clock[0], lock=True) if group == "O" else {}
+            ns = {"m": boundcache.lru_cache(maxsize=16, **options)(m), "__qualname__": f"{group}{kind}"}
             if kind != "weak":
                 ns["p"] = boundcache.cached_property(p)
             if slots:
@@ -131,7 +139,8 @@ def main() -> int:
     def worker(tid):
         rnd = random.Random(args.seed + tid)
         counts = dict.fromkeys(
-            ["f", "f_raise", "unb", "clr", "clr_clear", "m", "m_dropped", "m_clear", "cls_clear", "replace", "prop"], 0
+            ["f", "f_raise", "unb", "clr", "clr_clear", "m", "m_dropped", "m_clear", "cls_clear", "replace", "prop",
+             "tick"], 0
         )
         seen_unb = set()
         try:
@@ -188,12 +197,15 @@ def main() -> int:
                 elif r < 0.882:
                     classes["B", rnd.choice(list(kinds))].m.cache_clear()
                     counts["cls_clear"] += 1
+                elif r < 0.885:
+                    clock[0] += 10  # group O's entries expire after 5 ticks
+                    counts["tick"] += 1
                 elif r < 0.95:
                     key = pool_keys[rnd.randrange(len(pool_keys))]
                     pools[key][rnd.randrange(POOL)] = new(classes[key])  # the old one dies, maybe mid-call
                     counts["replace"] += 1
                 else:
-                    key = (rnd.choice("AB"), rnd.choice(["dict", "slot"]))
+                    key = (rnd.choice("ABO"), rnd.choice(["dict", "slot"]))
                     o = pools[key][rnd.randrange(POOL)]
                     assert o.p == ("p", o.tag)
                     assert len(o.computed) == 1, f"cached_property computed {len(o.computed)} times"
@@ -237,8 +249,10 @@ def main() -> int:
     gc.disable()
     for (group, kind), cls in classes.items():
         info = cls.m.cache_info()
-        if group == "A":
+        if group in "AO":
             check_exact(cls.__name__, info, cls.stats)
+        if group == "O":
+            assert info.currsize <= 40, (cls.__name__, info)
         live = [o.m.cache_info() for o in pools[group, kind]]
         assert all(i.currsize <= 16 for i in live)
         assert info.currsize == sum(i.currsize for i in live), (cls.__name__, info, live)
