@@ -70,8 +70,10 @@ static PyObject* bound_cache_info(PyObject* self, PyObject*) {
     if (!mc && PyErr_Occurred()) return nullptr;
     if (!mc) return make_cache_info(0, 0, b->wrapper->maxsize, 0);
     {
-        Graveyard graveyard;  // ttl=: currsize counts live entries only
-        if (!purge_expired(b->wrapper, mc->table, graveyard)) return nullptr;
+        double now = 0;  // ttl=: currsize counts live entries only
+        if (!purge_clock(b->wrapper, now)) return nullptr;
+        Graveyard graveyard;
+        purge_expired(b->wrapper, mc->table, now, graveyard);
     }
     return make_cache_info(mc->table.hits(), mc->table.misses(), b->wrapper->maxsize, mc->table.size());
 }

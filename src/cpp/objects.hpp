@@ -208,8 +208,13 @@ bool parse_options(CachedFunctionObject* w, PyObject* ttl, PyObject* timer, PyOb
 vectorcallfunc options_vectorcall(CachedFunctionObject* w, bool method);
 // Readies a new per-owner table of a wrapper with options.
 void configure_table(CachedFunctionObject* w, Table& t);
-// Drops the expired entries of a ttl= table, so that its size counts live ones.
-bool purge_expired(CachedFunctionObject* w, Table& t, Graveyard& graveyard);
+// Reads a ttl= wrapper's clock for purge_expired; true without reading it
+// when there is no ttl=, false with an exception set. The timer is user
+// code: read it before walking tables, never in the middle of the walk.
+bool purge_clock(CachedFunctionObject* w, double& now);
+// Drops the entries of a ttl= table that expired at `now`, so that its size
+// counts live ones. Runs no user code.
+void purge_expired(CachedFunctionObject* w, Table& t, double now, Graveyard& graveyard);
 int traverse_options(Options* o, visitproc visit, void* arg);
 void free_options(CachedFunctionObject* w);
 // cache_parameters() entries for the options.

@@ -432,13 +432,14 @@ void configure_table(CachedFunctionObject* w, Table& t) {
     t.enable_options(o->has_ttl, o->max_total > 0 ? &o->total : nullptr);
 }
 
-bool purge_expired(CachedFunctionObject* w, Table& t, Graveyard& graveyard) {
+bool purge_clock(CachedFunctionObject* w, double& now) {
     Options* o = w->options;
-    if (!o || !o->has_ttl || t.size() == 0) return true;
-    double now;
-    if (!read_clock(o, now)) return false;
-    t.purge_expired(now, graveyard);
-    return true;
+    return !o || !o->has_ttl || read_clock(o, now);
+}
+
+void purge_expired(CachedFunctionObject* w, Table& t, double now, Graveyard& graveyard) {
+    Options* o = w->options;
+    if (o && o->has_ttl && t.size() > 0) t.purge_expired(now, graveyard);
 }
 
 int traverse_options(Options* o, visitproc visit, void* arg) {

@@ -270,11 +270,15 @@ static PyObject* wrapper_descr_get(PyObject* self, PyObject* obj, PyObject*) {
 static PyObject* wrapper_cache_info(PyObject* self, PyObject*) {
     auto* w = (CachedFunctionObject*)self;
     if (w->options) {
-        // ttl=: currsize counts live entries only.
+        // ttl=: currsize counts live entries only. The clock is read once,
+        // before the walk: a timer run for each table could free the
+        // instance whose cache the walk is at, and its MethodCache with it
+        // (a use after free in the walk and in the live list).
+        double now = 0;
+        if (!purge_clock(w, now)) return nullptr;
         Graveyard graveyard;  // released once every table was purged
-        bool ok = purge_expired(w, w->table, graveyard);
-        for_each_live(w, [&](MethodCache* mc) { ok = ok && purge_expired(w, mc->table, graveyard); });
-        if (!ok) return nullptr;
+        purge_expired(w, w->table, now, graveyard);
+        for_each_live(w, [&](MethodCache* mc) { purge_expired(w, mc->table, now, graveyard); });
     }
     Py_ssize_t hits = w->table.hits() + w->retired_hits;
     Py_ssize_t misses = w->table.misses() + w->retired_misses;
