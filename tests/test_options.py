@@ -114,6 +114,20 @@ def test_good_options_are_accepted_on_functions_and_methods(options):
     assert C().m("ab") == "ab"
 
 
+def test_ints_too_large_for_c_mean_no_bound():
+    # Regression: max_total=2**70 and ttl=10**400 raised OverflowError at
+    # decoration time; like a huge maxsize, they now mean "no bound".
+    f = boundcache.lru_cache(maxsize=None, max_total=2**70, ttl=10**400)(ident)
+    assert [f(x) for x in range(100)] == list(range(100))
+    assert f.cache_info() == (0, 100, None, 100)
+    params = f.cache_parameters()
+    assert params["ttl"] == math.inf and params["max_total"] >= 2**62
+    with pytest.raises(ValueError, match="at least 1"):
+        boundcache.lru_cache(max_total=-(2**70))
+    with pytest.raises(ValueError, match="positive number of seconds"):
+        boundcache.lru_cache(ttl=-(10**400))
+
+
 def test_the_options_are_keyword_only():
     with pytest.raises(TypeError):
         boundcache.lru_cache(128, False, 5)  # ttl is not the third parameter

@@ -470,7 +470,13 @@ bool parse_options(CachedFunctionObject* w, PyObject* ttl, PyObject* timer, PyOb
     }
     if (max_total != Py_None) {
         o->max_total = PyLong_AsSsize_t(max_total);
-        if (o->max_total == -1 && PyErr_Occurred()) return false;
+        if (o->max_total == -1 && PyErr_Occurred()) {
+            // Beyond Py_ssize_t: no bound in practice, as maxsize treats it
+            // (an OverflowError here refused a valid int).
+            if (!PyErr_ExceptionMatches(PyExc_OverflowError)) return false;
+            PyErr_Clear();
+            o->max_total = _PyLong_Sign(max_total) < 0 ? 0 : PY_SSIZE_T_MAX;
+        }
         if (o->max_total < 1) {
             PyErr_SetString(PyExc_ValueError, "boundcache: max_total= must be at least 1");
             return false;
