@@ -9,6 +9,7 @@ instance, or holds it inside (nested) tuples, raises ValueError on that call.
 
 from __future__ import annotations
 
+import collections
 import gc
 import weakref
 
@@ -19,6 +20,9 @@ import boundcache
 
 class HostileError(Exception):
     pass
+
+
+Ident = collections.namedtuple("Ident", "path extra")
 
 
 # ---- functions ----
@@ -244,8 +248,9 @@ def test_a_key_cache_works_on_instances_without_storage(slotted):
         lambda self: (1, self),
         lambda self: ("a", (2, (self, 3))),
         lambda self: ((((self,),),),),
+        lambda self: Ident("/x", (1, self)),
     ],
-    ids=["self", "(self,)", "(1, self)", "nested", "deeply nested"],
+    ids=["self", "(self,)", "(1, self)", "nested", "deeply nested", "in a namedtuple"],
 )
 def test_a_key_holding_the_instance_raises_value_error(make_key, no_gc):
     calls = []
