@@ -240,6 +240,63 @@ def test_a_key_function_that_reenters_and_clears():
     assert f.cache_info().currsize <= 3
 
 
+# ---- finalizers of the values the options drop ----
+
+
+def test_an_expired_value_whose_finalizer_stores_the_key_again(no_gc):
+    # Dropping the expired entry frees its value, whose __del__ calls the
+    # cache with the same key: the outer call then finds that fresh entry.
+    now = [0.0]
+    calls = []
+
+    class Value:
+        def __init__(self, x, n):
+            self.x, self.n = x, n
+
+        def __del__(self):
+            if self.n == 1:
+                f(self.x)
+
+    @boundcache.lru_cache(maxsize=None, ttl=10, timer=lambda: now[0])
+    def f(x):
+        calls.append(x)
+        return Value(x, len(calls))
+
+    assert f(1).n == 1
+    now[0] = 10  # expired
+    assert f(1).n == 2  # computed by the finalizer's call; a hit for this one
+    assert calls == [1, 1]
+    assert f.cache_info() == (1, 2, None, 1)
+
+
+def test_evicted_values_whose_finalizers_call_other_instances(no_gc):
+    budget = [20]
+    objs = []
+
+    class Value:
+        def __del__(self):
+            if budget[0] > 0:
+                budget[0] -= 1
+                objs[budget[0] % len(objs)].m(100 + budget[0])  # evicts again
+
+    class C:
+        @boundcache.lru_cache(maxsize=2, max_total=3)
+        def m(self, x):
+            return Value()
+
+    objs += [C() for _ in range(3)]
+    for x in range(10):
+        for obj in objs:
+            obj.m(x)
+            assert C.m.cache_info().currsize <= 3
+    info = C.m.cache_info()
+    assert info.currsize == 3 and info.hits == 0
+    assert sum(o.m.cache_info().currsize for o in objs) == 3
+    assert budget[0] == 0
+    del objs[:], obj
+    assert C.m.cache_info().currsize == 0
+
+
 # ---- hypothesis: invariants under random hostile scenarios ----
 
 NSLOTS = 3
