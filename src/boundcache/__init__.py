@@ -101,7 +101,10 @@ def _check_options(typed, ttl, timer, key, max_total, lock):
                 f"ttl= must be a positive number of seconds, got {ttl!r}; to cache nothing use maxsize=0, "
                 "to keep entries until evicted leave ttl= out"
             )
-        options["ttl"] = float(ttl)
+        try:
+            options["ttl"] = float(ttl)
+        except OverflowError:  # an int beyond any float: it never expires
+            options["ttl"] = float("inf")
     if timer is not None:
         if ttl is None:
             raise TypeError("timer= is the clock that ttl= is measured on; give ttl= as well")

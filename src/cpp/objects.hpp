@@ -24,7 +24,8 @@ struct Options {
     PyObject* key = nullptr;    // strong; NULL: functools' key rules
     Py_ssize_t max_total = 0;   // 0: no bound across instances
     TotalLru total;             // recency of every entry, when max_total > 0
-    PyObject* flights = nullptr;  // lock=True: {(table address, key): Flight} of calls in progress
+    PyObject* flights = nullptr;  // lock=True: {(table address, hash): Flight chain} of calls in progress
+    uint64_t flight_changes = 0;  // bumped whenever a flight is filed or removed
 };
 
 // One cached method's cache on one owner. Owned by the owner's

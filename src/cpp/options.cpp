@@ -30,10 +30,20 @@ namespace bc {
 
 // Not GC-tracked: only the flights dict and the threads taking part in the
 // call reach a Flight, never user code, so it is in no cycle.
+//
+// The flights dict files them under (table address, hash): two ints, so
+// that filing and removing a flight run no user code. (Filed under the key
+// itself, a flight whose key's __hash__ or __eq__ raised at removal stayed
+// filed for good: later misses of that key waited for it and got its old
+// outcome, or, in its thread, a RuntimeError.) Flights of keys that share
+// a hash are chained, and told apart with the key's equality, as the table
+// does.
 struct FlightObject {
     PyObject_HEAD
     PyThread_type_lock lock;  // held by the computing thread until the outcome is set
     unsigned long thread;     // the computing thread
+    PyObject* key;            // strong: the key being computed
+    FlightObject* next;       // strong: the next flight of the same (table, hash), while filed
     PyObject* result;         // the outcome: a result, or an exception
     PyObject* exc_type;
     PyObject* exc_value;
@@ -43,6 +53,8 @@ struct FlightObject {
 static void flight_dealloc(PyObject* self) {
     auto* f = (FlightObject*)self;
     if (f->lock) PyThread_free_lock(f->lock);
+    Py_XDECREF(f->key);
+    Py_XDECREF((PyObject*)f->next);
     Py_XDECREF(f->result);
     Py_XDECREF(f->exc_type);
     Py_XDECREF(f->exc_value);
@@ -62,10 +74,16 @@ void init_flight_type() {
     Flight_Type.tp_doc = "A cached call in progress, which other threads wait for (lock=True).";
 }
 
-static FlightObject* new_flight() {
+// Steals `key`. Allocates nothing tracked by the GC, so it runs no user code.
+static FlightObject* new_flight(PyObject* key) {
     auto* f = PyObject_New(FlightObject, &Flight_Type);
-    if (!f) return nullptr;
+    if (!f) {
+        Py_DECREF(key);
+        return nullptr;
+    }
     f->thread = PyThread_get_thread_ident();
+    f->key = key;
+    f->next = nullptr;
     f->result = f->exc_type = f->exc_value = f->exc_tb = nullptr;
     f->lock = PyThread_allocate_lock();
     if (!f->lock || !PyThread_acquire_lock(f->lock, NOWAIT_LOCK)) {
@@ -74,6 +92,28 @@ static FlightObject* new_flight() {
         return nullptr;
     }
     return f;
+}
+
+// Takes a filed flight out of the flights dict, by identity: no user code,
+// and with int keys and an existing entry, nothing that can fail.
+static void unfile_flight(Options* o, PyObject* slot, FlightObject* f) {
+    auto* first = (FlightObject*)PyDict_GetItemWithError(o->flights, slot);  // borrowed
+    FlightObject* next = f->next;  // f's reference to it moves to f's predecessor
+    f->next = nullptr;
+    if (first == f) {
+        if (next) {
+            PyDict_SetItem(o->flights, slot, (PyObject*)next);
+            Py_DECREF(next);
+        } else {
+            PyDict_DelItem(o->flights, slot);
+        }
+    } else {
+        FlightObject* p = first;
+        while (p->next != f) p = p->next;
+        p->next = next;
+        Py_DECREF(f);  // the predecessor's reference; the caller holds another
+    }
+    o->flight_changes++;
 }
 
 namespace {
@@ -197,10 +237,25 @@ PyObject* flight_call(CachedFunctionObject* w, Table& t, const Key& key, Py_hash
     Options* o = w->options;
     Ref stored(key.materialize());
     Ref where(PyLong_FromVoidPtr(&t));
-    if (!stored || !where) return nullptr;
-    Ref flight_key(PyTuple_Pack(2, where.get(), stored.get()));
-    if (!flight_key) return nullptr;
-    Ref flight = Ref::borrow(PyDict_GetItemWithError(o->flights, flight_key.get()));
+    Ref h(PyLong_FromSsize_t(hash));
+    if (!stored || !where || !h) return nullptr;
+    Ref slot(PyTuple_Pack(2, where.get(), h.get()));
+    if (!slot) return nullptr;
+    Ref flight;  // the flight of an equal key, if one is in progress
+    for (;;) {
+        uint64_t changes = o->flight_changes;
+        flight = Ref::borrow(PyDict_GetItemWithError(o->flights, slot.get()));
+        if (!flight && PyErr_Occurred()) return nullptr;
+        while (flight) {
+            int eq = key.equals(((FlightObject*)flight.get())->key);
+            if (eq < 0) return nullptr;
+            if (eq) break;
+            flight = Ref::borrow((PyObject*)((FlightObject*)flight.get())->next);
+        }
+        // __eq__ ran user code, during which flights may have been filed or
+        // removed (a removed one's chain ends early): then look again.
+        if (flight || o->flight_changes == changes) break;
+    }
     if (flight) {
         auto* f = (FlightObject*)flight.get();
         if (f->thread == PyThread_get_thread_ident()) {
@@ -223,14 +278,17 @@ PyObject* flight_call(CachedFunctionObject* w, Table& t, const Key& key, Py_hash
         PyErr_Restore(Py_XNewRef(f->exc_type), Py_XNewRef(f->exc_value), Py_XNewRef(f->exc_tb));
         return nullptr;
     }
-    if (PyErr_Occurred()) return nullptr;
-    auto* f = new_flight();
+    auto* f = new_flight(stored.release());
     if (!f) return nullptr;
     flight.reset((PyObject*)f);
-    if (PyDict_SetItem(o->flights, flight_key.get(), flight.get()) < 0) {
+    // Filed in front of the slot's chain; no user code ran since the look.
+    f->next = (FlightObject*)Py_XNewRef(PyDict_GetItemWithError(o->flights, slot.get()));
+    if (PyDict_SetItem(o->flights, slot.get(), flight.get()) < 0) {
+        Py_CLEAR(f->next);
         PyThread_release_lock(f->lock);
         return nullptr;
     }
+    o->flight_changes++;
     t.count_miss();
     Ref result(call_function(w, args, nargsf, kwnames));
     if (result && !store(w, t, key, hash, mutations, result.get())) result.reset();
@@ -241,9 +299,8 @@ PyObject* flight_call(CachedFunctionObject* w, Table& t, const Key& key, Py_hash
         PyErr_NormalizeException(&f->exc_type, &f->exc_value, &f->exc_tb);
         if (f->exc_tb) PyException_SetTraceback(f->exc_value, f->exc_tb);
     }
-    // The same tuple finds its entry by identity: no user code runs, and
-    // the dict lives as long as the wrapper (tp_clear leaves it).
-    if (PyDict_DelItem(o->flights, flight_key.get()) < 0) PyErr_Clear();
+    // The dict lives as long as the wrapper (tp_clear leaves it).
+    unfile_flight(o, slot.get(), f);
     PyThread_release_lock(f->lock);
     if (result) return result.release();
     PyErr_Restore(Py_XNewRef(f->exc_type), Py_XNewRef(f->exc_value), Py_XNewRef(f->exc_tb));
@@ -431,7 +488,13 @@ bool parse_options(CachedFunctionObject* w, PyObject* ttl, PyObject* timer, PyOb
     }
     if (max_total != Py_None) {
         o->max_total = PyLong_AsSsize_t(max_total);
-        if (o->max_total == -1 && PyErr_Occurred()) return false;
+        if (o->max_total == -1 && PyErr_Occurred()) {
+            // Beyond Py_ssize_t: no bound in practice, as maxsize treats it
+            // (an OverflowError here refused a valid int).
+            if (!PyErr_ExceptionMatches(PyExc_OverflowError)) return false;
+            PyErr_Clear();
+            o->max_total = _PyLong_Sign(max_total) < 0 ? 0 : PY_SSIZE_T_MAX;
+        }
         if (o->max_total < 1) {
             PyErr_SetString(PyExc_ValueError, "boundcache: max_total= must be at least 1");
             return false;

@@ -270,8 +270,9 @@ static PyObject* wrapper_descr_get(PyObject* self, PyObject* obj, PyObject*) {
 static PyObject* wrapper_cache_info(PyObject* self, PyObject*) {
     auto* w = (CachedFunctionObject*)self;
     if (w->options && w->options->has_ttl) {
-        // currsize counts live entries only. The clock is read first: a
-        // timer= is user code, which must not run during the walk.
+        // currsize counts live entries only. The clock is read once, before
+        // the walk: a timer run for each table could free the instance whose
+        // cache the walk is at, and its MethodCache with it.
         double now;
         if (!read_clock(w->options, now)) return nullptr;
         Graveyard graveyard;  // released once every table was purged
