@@ -68,19 +68,36 @@ void Graveyard::release_all() noexcept {
     if (blocks) PyMem_Free(blocks);
 }
 
+template <bool Linear>
 void Table::place_in_index(uint32_t ix) noexcept {
-    uint32_t slot = home(entries_[ix].hash);
-    while (!slot_empty(slot)) slot = (slot + 1) & mask_;
+    uint64_t perturb = (uint64_t)entries_[ix].hash;
+    uint32_t slot = home<Linear>(entries_[ix].hash);
+    while (!slot_empty(slot)) slot = next_slot<Linear>(slot, perturb);
     set_slot(slot, ix);
 }
 
+void Table::place_in_index(uint32_t ix) noexcept {
+    if (linear_) place_in_index<true>(ix);
+    else place_in_index<false>(ix);
+}
+
+// An unbounded table about to lose an entry (remove_at: _discard): re-place
+// every entry for linear probing, which backward-shift deletion needs. Once
+// per table until it is emptied; allocates nothing.
+void Table::make_linear() noexcept {
+    linear_ = true;
+    std::memset(index_, 0xff, ((size_t)mask_ + 1) * (wide_ ? sizeof(uint32_t) : sizeof(uint16_t)));
+    for (uint32_t i = 0; i < size_; i++) place_in_index<true>(i);
+    layout_++;  // a find() suspended in __eq__ starts over
+}
+
 // Backward-shift deletion: no tombstones, so probes stay short however many
-// evictions a bounded cache goes through.
+// evictions a bounded cache goes through. Linear probing only (linear_).
 void Table::remove_from_index(uint32_t ix) noexcept {
-    uint32_t hole = home(entries_[ix].hash);
+    uint32_t hole = home<true>(entries_[ix].hash);
     while (slot_value(hole) != ix) hole = (hole + 1) & mask_;
     for (uint32_t j = (hole + 1) & mask_; !slot_empty(j); j = (j + 1) & mask_) {
-        uint32_t h = home(entries_[slot_value(j)].hash);
+        uint32_t h = home<true>(entries_[slot_value(j)].hash);
         // The entry at j may move back to the hole unless its home lies
         // cyclically in (hole, j].
         bool stays = hole <= j ? (hole < h && h <= j) : (hole < h || h <= j);
@@ -135,13 +152,20 @@ bool Table::grow(Py_ssize_t maxsize) {
     entries_ = entries;
     deadlines_ = deadlines;
     links_ = links;
+    // Tables that may lose entries probe linearly from the start; the others
+    // until the first removal (make_linear), and while not emptied.
+    linear_ = linear_ || linked || timed_ || total_;
     nodes_ = nodes;
     index_ = index;
     wide_ = wide;
     capacity_ = (uint32_t)capacity;
     mask_ = (uint32_t)slots - 1;
     shift_ = 64 - __builtin_ctzll(slots);
-    for (uint32_t i = 0; i < size_; i++) place_in_index(i);
+    if (linear_) {
+        for (uint32_t i = 0; i < size_; i++) place_in_index<true>(i);
+    } else {
+        for (uint32_t i = 0; i < size_; i++) place_in_index<false>(i);
+    }
     layout_++;
     return true;
 }
@@ -176,6 +200,7 @@ int64_t Table::insert(Py_hash_t hash, PyObject* key, PyObject* value, Py_ssize_t
 }
 
 void Table::remove_at(uint32_t ix, Graveyard& graveyard) noexcept {
+    if (!linear_) make_linear();
     Entry& e = entries_[ix];
     if (links_) unlink(ix);
     if (total_ && nodes_[ix] != TotalLru::kNil) total_->remove(nodes_[ix]);
@@ -185,7 +210,7 @@ void Table::remove_at(uint32_t ix, Graveyard& graveyard) noexcept {
     if (ix != last) {
         // Keep the entries dense: the last one takes the freed place, and
         // everything that names it by index follows.
-        uint32_t slot = home(entries_[last].hash);
+        uint32_t slot = home<true>(entries_[last].hash);
         while (slot_value(slot) != last) slot = (slot + 1) & mask_;
         set_slot(slot, ix);
         entries_[ix] = entries_[last];
@@ -240,6 +265,7 @@ void Table::take_all(Graveyard& graveyard) noexcept {
     block_ = index_ = nullptr;
     entries_ = nullptr;
     links_ = nullptr;
+    linear_ = false;
     deadlines_ = nullptr;
     nodes_ = nullptr;
     wide_ = false;

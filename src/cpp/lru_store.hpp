@@ -12,7 +12,8 @@
 //
 // Invariants (every public operation keeps them on return):
 //  * entries_[0, size_) are live; the index maps each to one slot on its probe
-//    sequence (linear probing from home(hash)); empty slots hold all ones;
+//    sequence (home(hash), then next_slot(): linear when linear_, dict's
+//    perturbed sequence otherwise, see home()); empty slots hold all ones;
 //    load is at most 2/3, so every probe ends at an empty slot.
 //  * for bounded tables, head_/tail_ and links_ form a doubly linked list of
 //    all live entries, most recently used first.
@@ -183,9 +184,18 @@ public:
     // Index of the entry whose key equals `key`, kNotFound, or kError.
     template <class Key>
     int64_t find(const Key& key, Py_hash_t hash) {
+        return linear_ ? find_as<true>(key, hash) : find_as<false>(key, hash);
+    }
+    // find() for a caller that knows which probing the table most likely
+    // uses (bounded tables always probe linearly; unbounded ones unless they
+    // lost an entry), so that the lookup computes only that home(). Right
+    // whatever the table uses.
+    template <bool Linear, class Key>
+    int64_t find_as(const Key& key, Py_hash_t hash) {
         for (;;) {
             if (size_ == 0) return kNotFound;
-            int64_t r = wide_ ? probe<uint32_t>(key, hash) : probe<uint16_t>(key, hash);
+            if (linear_ != Linear) return find_as<!Linear>(key, hash);
+            int64_t r = wide_ ? probe<uint32_t, Linear>(key, hash) : probe<uint16_t, Linear>(key, hash);
             if (r != kRestart) return r;
         }
     }
@@ -275,10 +285,11 @@ public:
 private:
     static constexpr int64_t kRestart = -3;
 
-    template <class Slot, class Key>
+    template <class Slot, bool Linear, class Key>
     int64_t probe(const Key& key, Py_hash_t hash) {
         const Slot* index = static_cast<const Slot*>(index_);
-        for (uint32_t slot = home(hash);; slot = (slot + 1) & mask_) {
+        uint64_t perturb = (uint64_t)hash;
+        for (uint32_t slot = home<Linear>(hash);; slot = next_slot<Linear>(slot, perturb)) {
             Slot ix = index[slot];
             if (ix == Slot(~Slot(0))) return kNotFound;
             const Entry& e = entries_[ix];
@@ -294,10 +305,37 @@ private:
         }
     }
 
+    // Python's int hashes are the ints themselves. Tables that lose single
+    // entries (bounded ones, ttl= and max_total= ones, any table once
+    // remove_at ran) probe linearly, since backward-shift deletion needs it.
+    // Linear probing clusters badly on patterned hashes, so they use
+    // Fibonacci hashing (the high bits of the product). That scatters
+    // successive ints over the index, a cache miss per insert once the index
+    // outgrows the caches: unbounded tables of successive ints were 1.0-1.3x
+    // functools at 10**6 entries. The other tables (unbounded, nothing
+    // removed yet) probe as dict does: start from the low bits, folded so
+    // that strided ints (multiples of 2**12 or 2**32, ids) still spread, and
+    // leave a collision by dict's perturbed sequence, which escapes runs of
+    // successive ints at once (linear probing after a low-bits home would
+    // walk them: a foreign key after 10**6 successive ints cost about
+    // 240,000 probes). Successive ints then land in successive slots.
+    // Measurements: bench/NOTES.md. Linear is linear_, as a template argument
+    // so that a lookup computes only the home its table uses.
+    template <bool Linear>
     uint32_t home(Py_hash_t hash) const noexcept {
-        // Fibonacci hashing: Python's int hashes are the ints themselves, so
-        // use the well-mixed high bits rather than the low ones.
-        return (uint32_t)(((uint64_t)hash * 0x9E3779B97F4A7C15ULL) >> shift_);
+        uint64_t h = (uint64_t)hash;
+        if (Linear) return (uint32_t)((h * 0x9E3779B97F4A7C15ULL) >> shift_);
+        h ^= h >> 32;
+        return (uint32_t)((h ^ (h >> (64 - shift_))) & mask_);
+    }
+    // The slot after `slot` on a probe sequence that started at home(hash)
+    // with perturb == hash. Once perturb is 0, dict's i = 5i + 1 visits every
+    // slot, so a probe always finds an empty one.
+    template <bool Linear>
+    uint32_t next_slot(uint32_t slot, uint64_t& perturb) const noexcept {
+        if (Linear) return (slot + 1) & mask_;
+        perturb >>= 5;
+        return (uint32_t)((slot * 5ULL + perturb + 1) & mask_);
     }
     void unlink(uint32_t ix) noexcept {
         Links& l = links_[ix];
@@ -318,7 +356,10 @@ private:
     }
     bool slot_empty(uint32_t slot) const noexcept { return slot_value(slot) == (wide_ ? UINT32_MAX : UINT16_MAX); }
     void place_in_index(uint32_t ix) noexcept;
-    void remove_from_index(uint32_t ix) noexcept;
+    template <bool Linear>
+    void place_in_index(uint32_t ix) noexcept;
+    void remove_from_index(uint32_t ix) noexcept;  // linear_ tables only
+    void make_linear() noexcept;
     bool grow(Py_ssize_t maxsize);
 
     void* block_ = nullptr;  // entries, links, index slots: small_ or one allocation
@@ -330,6 +371,7 @@ private:
     uint32_t* nodes_ = nullptr;    // max_total= tables only: each entry's TotalLru node
     TotalLru* total_ = nullptr;
     bool timed_ = false;
+    bool linear_ = false;  // linear probing: see home()
     bool wide_ = false;
     uint32_t size_ = 0;
     uint32_t capacity_ = 0;  // entries that fit before growing

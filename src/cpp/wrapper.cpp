@@ -47,7 +47,7 @@ PyObject* cached_call(Table& t, CachedFunctionObject* w, PyObject* const* key_ar
         // cache too: then the key is looked up again before storing, as
         // functools' dict insert would compare it again.
         uint64_t mutations = t.mutations();
-        int64_t ix = t.find(key, hash);
+        int64_t ix = t.find_as<K == Kind::Bounded>(key, hash);
         if (ix >= 0) {
             t.count_hit();
             if constexpr (K == Kind::Bounded) t.move_to_front((uint32_t)ix);
@@ -65,7 +65,7 @@ PyObject* cached_call(Table& t, CachedFunctionObject* w, PyObject* const* key_ar
         // entries: then look again. Between this point and the insert no
         // user code runs.
         if (t.mutations() != mutations) {
-            ix = t.find(key, hash);
+            ix = t.find_as<K == Kind::Bounded>(key, hash);
             if (ix == Table::kError) return nullptr;
         }
         Graveyard graveyard;  // what the insert evicts or replaces, released last
