@@ -19,7 +19,7 @@ import textwrap
 import weakref
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import boundcache
@@ -27,7 +27,7 @@ import boundcache
 SETTINGS = settings(
     max_examples=80,
     deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
 )
 
 NSLOTS = 3
@@ -304,10 +304,51 @@ def test_function_reentrancy_matches_functools(maxsize, typed, plan):
     run_both("function", maxsize, typed, plan)
 
 
+def _clears_in_eq(plan):
+    return any(a[0] in ("clear_self", "clear_all") for acts in plan["eq"] for a in acts)
+
+
+# CPython 3.11+ loses an entry that functools' unbounded cache stores while
+# an __eq__ of that very store clears the cache: the dict counts it, yet no
+# lookup finds it (pinned below). boundcache keeps it findable, as 3.10's
+# dict did, so such plans are compared only where functools is sane.
+_DICT_LOSES_ENTRY_STORED_ACROSS_CLEAR = sys.version_info >= (3, 11)
+
+
 @SETTINGS
 @given(typed=st.booleans(), plan=plans(allow_same=False, allow_drop=False))
 def test_function_reentrancy_matches_functools_unbounded(typed, plan):
+    assume(not (_DICT_LOSES_ENTRY_STORED_ACROSS_CLEAR and _clears_in_eq(plan)))
     run_both("function", None, typed, plan)
+
+
+def test_entry_stored_across_a_clear_in_eq_stays_findable():
+    fired = []
+
+    class K:
+        def __init__(self, i):
+            self.i = i
+
+        def __hash__(self):
+            return 12345
+
+        def __eq__(self, other):
+            if self.i == 0 and not fired:
+                fired.append(1)
+                f.cache_clear()  # during the store of K(2), which compares it with K(0)
+            return isinstance(other, K) and other.i == self.i
+
+    @boundcache.lru_cache(maxsize=None)
+    def f(k):
+        if k.i == 2:
+            f(K(0))
+        return k.i
+
+    k2 = K(2)
+    assert f(k2) == 2
+    assert tuple(f.cache_info()) == (0, 0, None, 1)  # the clear reset the counts; K(2) was stored after it
+    assert f(k2) == 2
+    assert tuple(f.cache_info()) == (1, 0, None, 1)  # found (functools on 3.11+: a miss, and currsize 3)
 
 
 @SETTINGS
