@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import collections
 import random
-import sys
 import threading
 import weakref
 
@@ -464,7 +463,7 @@ def test_waiters_never_keep_the_instance_alive(matched, no_gc):
 # ---- threads hammering ----
 
 
-def test_threads_hammering_a_locked_cache_compute_each_key_once_per_residency():
+def test_threads_hammering_a_locked_cache_compute_each_key_once_per_residency(run_threads):
     nthreads, ncalls = 8, 2000
     computed = collections.Counter()
     count_lock = threading.Lock()
@@ -491,16 +490,7 @@ def test_threads_hammering_a_locked_cache_compute_each_key_once_per_residency():
         except BaseException as e:  # noqa: BLE001 - re-raised below
             errors.append(e)
 
-    old = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    try:
-        threads = [threading.Thread(target=work, args=(i,)) for i in range(nthreads)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    finally:
-        sys.setswitchinterval(old)
+    run_threads(work, nthreads)
     assert not errors, errors[0]
     # Unbounded and never cleared: every key was computed exactly once.
     assert set(computed.values()) == {1}

@@ -11,7 +11,6 @@ from __future__ import annotations
 import collections
 import functools
 import random
-import sys
 import threading
 import weakref
 
@@ -313,7 +312,7 @@ def test_max_total_matches_a_model_of_one_lru_across_instances(maxsize, max_tota
 # ---- threads ----
 
 
-def test_threads_hammering_a_shared_total_keep_cache_info_consistent():
+def test_threads_hammering_a_shared_total_keep_cache_info_consistent(run_threads):
     nthreads, ncalls, max_total = 4, 3000, 12
     C, _ = make_class(maxsize=5, max_total=max_total)
     objs = [C(i) for i in range(6)]
@@ -333,16 +332,7 @@ def test_threads_hammering_a_shared_total_keep_cache_info_consistent():
         except BaseException as e:  # noqa: BLE001 - re-raised below
             errors.append(e)
 
-    old = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    try:
-        threads = [threading.Thread(target=work, args=(i,)) for i in range(nthreads)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    finally:
-        sys.setswitchinterval(old)
+    run_threads(work, nthreads)
     assert not errors, errors[0]
     info = C.m.cache_info()
     assert info.hits + info.misses == nthreads * ncalls

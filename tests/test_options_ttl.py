@@ -16,7 +16,6 @@ import fractions
 import itertools
 import math
 import random
-import sys
 import threading
 import weakref
 
@@ -574,7 +573,7 @@ def test_expiry_matches_a_model_of_per_entry_deadlines(setup, lock, ops):
 # ---- threads ----
 
 
-def test_threads_hammering_a_ttl_cache_keep_cache_info_consistent():
+def test_threads_hammering_a_ttl_cache_keep_cache_info_consistent(run_threads):
     lock = threading.Lock()
     clock = FakeClock()
     nthreads, ncalls = 4, 3000
@@ -611,16 +610,7 @@ def test_threads_hammering_a_ttl_cache_keep_cache_info_consistent():
         except BaseException as e:  # noqa: BLE001 - re-raised below
             errors.append(e)
 
-    old = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    try:
-        threads = [threading.Thread(target=work, args=(i,)) for i in range(nthreads)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    finally:
-        sys.setswitchinterval(old)
+    run_threads(work, nthreads)
     assert not errors, errors[0]
     for info in (shared.m.cache_info(), f.cache_info()):
         assert info.hits + info.misses == nthreads * ncalls
