@@ -17,9 +17,7 @@ namespace bc {
 static void init_fields(InstanceCachesObject* c, void* owner) {
     c->owner = owner;
     c->in_weak_table = false;
-    c->n_caches = 0;
-    c->cap_caches = 2;
-    c->caches = c->inline_caches;
+    c->caches = nullptr;
     c->n_props = c->cap_props = 0;
     c->props = nullptr;
 }
@@ -58,33 +56,28 @@ static InstanceCachesObject* new_instance_caches(PyObject* owner) {
 // wrappers first, and the container is empty before any reference is
 // released, since releasing one can run code that reaches this container.
 static void release_contents(InstanceCachesObject* c) {
-    if (c->n_caches == 0 && !c->props) return;  // e.g. emptied when its owner died
-    MethodCache* inline_copy[2] = {c->inline_caches[0], c->inline_caches[1]};
-    MethodCache** caches = c->caches == c->inline_caches ? inline_copy : c->caches;
-    uint32_t n_caches = c->n_caches;
+    if (!c->caches && !c->props) return;  // e.g. emptied when its owner died
+    MethodCache* caches = c->caches;
     PropertyValue* props = c->props;
     uint32_t n_props = c->n_props;
-    c->caches = c->inline_caches;
-    c->n_caches = 0;
-    c->cap_caches = 2;
+    c->caches = nullptr;
     c->props = nullptr;
     c->n_props = c->cap_props = 0;
 
     Graveyard graveyard;
-    for (uint32_t i = 0; i < n_caches; i++) {
-        MethodCache* mc = caches[i];
+    for (MethodCache* mc = caches; mc; mc = mc->next) {
         if (mc->wrapper) {
             retire_method_cache(mc);
             unlink_method_cache(mc);
         }
         mc->table.take_all(graveyard);
     }
-    for (uint32_t i = 0; i < n_caches; i++) {
-        MethodCache* mc = caches[i];
+    for (MethodCache* mc = caches; mc;) {
+        MethodCache* next = mc->next;
         mc->~MethodCache();
         if ((void*)mc != (void*)c->first_cache) PyMem_Free(mc);
+        mc = next;
     }
-    if (caches != inline_copy) PyMem_Free(caches);
     for (uint32_t i = 0; i < n_props; i++) graveyard.bury(props[i].name, props[i].value);
     PyMem_Free(props);
     graveyard.release();
@@ -93,8 +86,8 @@ static void release_contents(InstanceCachesObject* c) {
 static int instance_caches_traverse(PyObject* self, visitproc visit, void* arg) {
     auto* c = (InstanceCachesObject*)self;
     if (int r = _PyWeakref_RefType.tp_traverse(self, visit, arg)) return r;
-    for (uint32_t i = 0; i < c->n_caches; i++) {
-        if (int r = c->caches[i]->table.traverse(visit, arg)) return r;
+    for (MethodCache* mc = c->caches; mc; mc = mc->next) {
+        if (int r = mc->table.traverse(visit, arg)) return r;
     }
     for (uint32_t i = 0; i < c->n_props; i++) Py_VISIT(c->props[i].value);
     return 0;
@@ -166,8 +159,9 @@ static PyObject* instance_caches_copy(PyObject*, PyObject*) {
 static PyObject* instance_caches_repr(PyObject* self) {
     auto* c = (InstanceCachesObject*)self;
     Py_ssize_t entries = 0;
-    for (uint32_t i = 0; i < c->n_caches; i++) entries += c->caches[i]->table.size();
-    return PyUnicode_FromFormat("<boundcache caches: %u methods, %zd entries, %u properties>", c->n_caches,
+    unsigned methods = 0;
+    for (MethodCache* mc = c->caches; mc; mc = mc->next, methods++) entries += mc->table.size();
+    return PyUnicode_FromFormat("<boundcache caches: %u methods, %zd entries, %u properties>", methods,
                                 entries, c->n_props);
 }
 
@@ -179,8 +173,8 @@ static PyObject* instance_caches_contents(PyObject* self, PyObject*) {
     // empty this container.
     Ref wrappers(PyList_New(0));
     if (!wrappers) return nullptr;
-    for (uint32_t i = 0; i < c->n_caches; i++) {
-        PyObject* w = (PyObject*)c->caches[i]->wrapper;
+    for (MethodCache* mc = c->caches; mc; mc = mc->next) {
+        PyObject* w = (PyObject*)mc->wrapper;
         if (w && PyList_Append(wrappers.get(), w) < 0) return nullptr;  // no allocation runs code here
     }
     Ref out(PyList_New(0));
@@ -323,19 +317,7 @@ PyObject* attach_instance_caches(PyObject* owner) {
 }
 
 MethodCache* method_cache_in(InstanceCachesObject* c, CachedFunctionObject* wrapper) {
-    if (c->n_caches == c->cap_caches) {
-        uint32_t cap = 2 * c->cap_caches;
-        bool was_inline = c->caches == c->inline_caches;
-        auto* grown = (MethodCache**)PyMem_Realloc(was_inline ? nullptr : c->caches, cap * sizeof(MethodCache*));
-        if (!grown) {
-            PyErr_NoMemory();
-            return nullptr;
-        }
-        if (was_inline) std::memcpy(grown, c->inline_caches, sizeof c->inline_caches);
-        c->caches = grown;
-        c->cap_caches = cap;
-    }
-    void* mem = c->n_caches == 0 ? c->first_cache : PyMem_Malloc(sizeof(MethodCache));
+    void* mem = c->caches ? PyMem_Malloc(sizeof(MethodCache)) : c->first_cache;
     if (!mem) {
         PyErr_NoMemory();
         return nullptr;
@@ -344,7 +326,13 @@ MethodCache* method_cache_in(InstanceCachesObject* c, CachedFunctionObject* wrap
     mc->wrapper = wrapper;
     if (wrapper->options) configure_table(wrapper, mc->table);
     link_method_cache(wrapper, mc);
-    c->caches[c->n_caches++] = mc;
+    // The first cache stays at the head; later ones follow it, newest first.
+    if (c->caches) {
+        mc->next = c->caches->next;
+        c->caches->next = mc;
+    } else {
+        c->caches = mc;
+    }
     return mc;
 }
 

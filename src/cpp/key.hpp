@@ -99,6 +99,9 @@ public:
             PyTuple_SET_ITEM(t, i++, Py_NewRef(item));
             return true;
         });
+        // A key of atomic arguments then leaves its table untraversed
+        // (Table::note_gc_refs).
+        untrack_atomic_tuple(t);
         return t;
     }
 

@@ -181,6 +181,7 @@ int64_t Table::insert(Py_hash_t hash, PyObject* key, PyObject* value, Py_ssize_t
         remove_from_index(ix);
         graveyard.bury(e.key, e.value);
         e = Entry{hash, key, value};
+        note_gc_refs(key, value);
         place_in_index(ix);
         link_front(ix);
         mutations_++;
@@ -193,6 +194,7 @@ int64_t Table::insert(Py_hash_t hash, PyObject* key, PyObject* value, Py_ssize_t
     }
     uint32_t ix = size_++;
     entries_[ix] = Entry{hash, key, value};
+    note_gc_refs(key, value);
     place_in_index(ix);
     if (links_) link_front(ix);
     mutations_++;
@@ -266,6 +268,7 @@ void Table::take_all(Graveyard& graveyard) noexcept {
     entries_ = nullptr;
     links_ = nullptr;
     linear_ = false;
+    gc_refs_ = false;
     deadlines_ = nullptr;
     nodes_ = nullptr;
     wide_ = false;

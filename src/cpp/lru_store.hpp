@@ -206,6 +206,7 @@ public:
     void replace_value(int64_t ix, PyObject* value, Graveyard& graveyard) noexcept {
         graveyard.bury(entries_[ix].value, nullptr);
         entries_[ix].value = value;
+        note_gc_refs(value, value);
         mutations_++;
     }
 
@@ -257,6 +258,7 @@ public:
     void take_all(Graveyard& graveyard) noexcept;
 
     int traverse(visitproc visit, void* arg) const {
+        if (!gc_refs_) return 0;  // nothing the collector could follow
         for (uint32_t i = 0; i < size_; i++) {
             Py_VISIT(entries_[i].key);
             Py_VISIT(entries_[i].value);
@@ -284,6 +286,16 @@ public:
 
 private:
     static constexpr int64_t kRestart = -3;
+
+    // Most caches hold ints, strs, floats and tuples of them, which the
+    // cyclic GC never follows (CPython leaves such dicts and tuples
+    // untracked). Until a key or value that the GC may follow is stored,
+    // traverse() has nothing to visit and returns at once: a collection
+    // then costs the same whatever the size of the cache, and a
+    // per-instance container is visited without touching its entries.
+    void note_gc_refs(PyObject* key, PyObject* value) noexcept {
+        if (!gc_refs_ && (may_be_tracked(key) || may_be_tracked(value))) gc_refs_ = true;
+    }
 
     template <class Slot, bool Linear, class Key>
     int64_t probe(const Key& key, Py_hash_t hash) {
@@ -362,27 +374,31 @@ private:
     void make_linear() noexcept;
     bool grow(Py_ssize_t maxsize);
 
-    void* block_ = nullptr;  // entries, links, index slots: small_ or one allocation
-    void* small_ = nullptr;
-    void* index_ = nullptr;   // uint16_t or uint32_t slots (wide_), all ones when empty
+    // Fields in order of use: every collection reads gc_refs_ (first, next
+    // to the owner's header in a per-instance container), every lookup the
+    // next ones.
+    bool gc_refs_ = false;  // a key or value may be tracked by the GC (sticky until emptied)
+    bool linear_ = false;   // linear probing: see home()
+    bool wide_ = false;
+    bool timed_ = false;
+    uint32_t size_ = 0;
+    uint32_t mask_ = 0;  // index slots - 1
+    uint32_t shift_ = 64;
+    void* index_ = nullptr;  // uint16_t or uint32_t slots (wide_), all ones when empty
     Entry* entries_ = nullptr;
     Links* links_ = nullptr;  // bounded tables only
-    double* deadlines_ = nullptr;  // ttl= tables only
-    uint32_t* nodes_ = nullptr;    // max_total= tables only: each entry's TotalLru node
-    TotalLru* total_ = nullptr;
-    bool timed_ = false;
-    bool linear_ = false;  // linear probing: see home()
-    bool wide_ = false;
-    uint32_t size_ = 0;
-    uint32_t capacity_ = 0;  // entries that fit before growing
-    uint32_t mask_ = 0;      // index slots - 1
-    uint32_t shift_ = 64;
     uint32_t head_ = kNil;
     uint32_t tail_ = kNil;
     uint64_t layout_ = 0;
     uint64_t mutations_ = 0;
     Py_ssize_t hits_ = 0;
     Py_ssize_t misses_ = 0;
+    uint32_t capacity_ = 0;  // entries that fit before growing
+    void* block_ = nullptr;  // entries, links, index slots: small_ or one allocation
+    void* small_ = nullptr;
+    double* deadlines_ = nullptr;  // ttl= tables only
+    uint32_t* nodes_ = nullptr;    // max_total= tables only: each entry's TotalLru node
+    TotalLru* total_ = nullptr;
 };
 
 }  // namespace bc

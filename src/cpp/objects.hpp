@@ -39,6 +39,7 @@ struct Options {
 struct MethodCache {
     LiveLink link;                  // first member: LiveLink* <-> MethodCache*
     CachedFunctionObject* wrapper;  // borrowed; NULL once the wrapper died
+    MethodCache* next = nullptr;    // the owner's next cached method
     Table table;
     alignas(Entry) unsigned char small[Table::kSmallBytes];
 
@@ -99,16 +100,20 @@ struct InstanceCachesObject {
     // copy's __dict__, a class-level container of a cached classmethod seen
     // through an instance) is ignored and replaced.
     void* owner;
-    bool in_weak_table;
-    uint32_t n_caches, cap_caches;
-    MethodCache** caches;  // inline_caches until a third cached method is used
-    MethodCache* inline_caches[2];
-    uint32_t n_props, cap_props;
-    PropertyValue* props;
-    // The first cached method's cache lives in the container itself: most
-    // owners use one or two cached methods, and the first call on a fresh
-    // instance should cost one allocation, not three.
+    // The owner's caches, one per cached method it has used, linked by
+    // `next`. The first lives in first_cache: most owners use one or two
+    // cached methods, and the first call on a fresh instance should cost
+    // one allocation, not three. They come right after the weakref header
+    // because every call reads them, and so does every collection that
+    // visits the container (the callback, this list, the first table's
+    // gc_refs_ flag, the property values): a young collection after many
+    // first calls then touches two or three cache lines per container, not
+    // five.
+    MethodCache* caches;
+    PropertyValue* props;  // cached_property values, for owners without a __dict__
     alignas(MethodCache) unsigned char first_cache[sizeof(MethodCache)];
+    uint32_t n_props, cap_props;
+    bool in_weak_table;
 };
 
 extern PyTypeObject CachedFunction_Type;
@@ -163,8 +168,8 @@ PyObject* attach_instance_caches(PyObject* owner);
 MethodCache* method_cache_in(InstanceCachesObject* c, CachedFunctionObject* wrapper);
 
 inline MethodCache* find_method_cache(InstanceCachesObject* c, CachedFunctionObject* wrapper) {
-    for (uint32_t i = 0; i < c->n_caches; i++)
-        if (c->caches[i]->wrapper == wrapper) return c->caches[i];
+    for (MethodCache* mc = c->caches; mc; mc = mc->next)
+        if (mc->wrapper == wrapper) return mc;
     return nullptr;
 }
 

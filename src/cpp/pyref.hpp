@@ -55,4 +55,28 @@ inline PyObject* get_optional_attr(PyObject* obj, const char* name) {
     return v;
 }
 
+// Whether the cyclic GC may follow `o`, now or later: CPython's own test for
+// leaving a container untracked. A tuple is tracked when made and, once
+// untracked, never again; any other GC type may be (re)tracked at any time.
+inline bool may_be_tracked(PyObject* o) noexcept {
+    PyTypeObject* tp = Py_TYPE(o);
+    if (!PyType_IS_GC(tp) || (tp->tp_is_gc && !tp->tp_is_gc(o))) return false;
+    return !PyTuple_CheckExact(o) || PyObject_GC_IsTracked(o);
+}
+
+// Untracks tuple `t` if it holds only atomic objects, as the GC itself does
+// at its next pass (a tuple never changes, so it can never join a cycle);
+// nested tuples are untracked first, down to `depth` levels. True if `t` is
+// untracked on return.
+inline bool untrack_atomic_tuple(PyObject* t, int depth = 3) noexcept {
+    if (!PyObject_GC_IsTracked(t)) return true;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(t); i++) {
+        PyObject* item = PyTuple_GET_ITEM(t, i);
+        if (!may_be_tracked(item)) continue;
+        if (depth == 0 || !PyTuple_CheckExact(item) || !untrack_atomic_tuple(item, depth - 1)) return false;
+    }
+    PyObject_GC_UnTrack(t);
+    return true;
+}
+
 }  // namespace bc
