@@ -206,7 +206,7 @@ public:
     void replace_value(int64_t ix, PyObject* value, Graveyard& graveyard) noexcept {
         graveyard.bury(entries_[ix].value, nullptr);
         entries_[ix].value = value;
-        note_gc_refs(value, value);
+        note_gc_refs(entries_[ix].key, value);
         mutations_++;
     }
 
