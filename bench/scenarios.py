@@ -20,8 +20,12 @@ TimeFunc = Callable[[int], float]
 UNROLL = 10
 #: The bound of every bounded cache: the default maxsize of functools.lru_cache.
 MAXSIZE = 128
-#: Instances made per batch in "first call", outside the timer: bounds the memory held.
-BATCH = 4096
+#: Instances made per batch in "first call", outside the timer. Few enough that
+#: freeing a batch leaves its memory with CPython's allocator: with 4096, every
+#: batch emptied a 1 MiB arena, which pymalloc returns to the OS, and the next
+#: batch's first calls page-faulted it back in, a cost of the allocator that
+#: landed on whichever library allocates per instance (bench/NOTES.md).
+BATCH = 1024
 
 
 @dataclass(frozen=True)
