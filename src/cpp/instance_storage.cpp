@@ -325,6 +325,7 @@ MethodCache* method_cache_in(InstanceCachesObject* c, CachedFunctionObject* wrap
     auto* mc = new (mem) MethodCache();
     mc->wrapper = wrapper;
     if (wrapper->options) configure_table(wrapper, mc->table);
+    mc->table.prepare_small(wrapper->maxsize);
     link_method_cache(wrapper, mc);
     // The first cache stays at the head; later ones follow it, newest first.
     if (c->caches) {

@@ -111,9 +111,12 @@ void Table::remove_from_index(uint32_t ix) noexcept {
 bool Table::grow(Py_ssize_t maxsize) {
     // dict's schedule: a power-of-two number of slots, at most 2/3 used,
     // starting from the small inline layout when the owner provides one.
-    bool small = !block_ && small_;
-    uint64_t slots = small ? kSmallSlots : mask_ ? 2 * ((uint64_t)mask_ + 1) : 8;
-    uint64_t capacity = small ? kSmallCapacity : slots * 2 / 3;
+    if (!block_ && small_) {
+        use_small_layout(maxsize);  // empty: nothing to copy or place
+        return true;
+    }
+    uint64_t slots = mask_ ? 2 * ((uint64_t)mask_ + 1) : 8;
+    uint64_t capacity = slots * 2 / 3;
     bool linked = maxsize > 0;
     if (linked && (uint64_t)maxsize < capacity) capacity = (uint64_t)maxsize;
     if (slots > (1u << 31)) {
@@ -127,7 +130,7 @@ bool Table::grow(Py_ssize_t maxsize) {
     size_t link_bytes = linked ? capacity * sizeof(Links) : 0;
     size_t node_bytes = total_ ? capacity * sizeof(uint32_t) : 0;
     size_t slot_bytes = slots * (wide ? sizeof(uint32_t) : sizeof(uint16_t));
-    void* block = small ? small_ : PyMem_Malloc(entry_bytes + deadline_bytes + link_bytes + node_bytes + slot_bytes);
+    void* block = PyMem_Malloc(entry_bytes + deadline_bytes + link_bytes + node_bytes + slot_bytes);
     if (!block) {
         PyErr_NoMemory();
         return false;

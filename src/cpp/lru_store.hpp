@@ -161,6 +161,12 @@ public:
     static constexpr uint32_t kSmallCapacity = 2;
     static constexpr size_t kSmallBytes = kSmallCapacity * (sizeof(Entry) + sizeof(Links)) + kSmallSlots * 2;
     void set_small_block(void* small) noexcept { small_ = small; }
+    // A cache made for a call that is about to insert (a fresh instance's
+    // first call) takes the small layout at once, so that its first insert
+    // does not go through grow().
+    void prepare_small(Py_ssize_t maxsize) noexcept {
+        if (!block_ && small_) use_small_layout(maxsize);
+    }
 
     // Options of wrappers made with ttl= or max_total=, set before the first
     // insert: a deadline per entry, and/or a node in the wrapper's TotalLru.
@@ -373,6 +379,20 @@ private:
     void remove_from_index(uint32_t ix) noexcept;  // linear_ tables only
     void make_linear() noexcept;
     bool grow(Py_ssize_t maxsize);
+    // The small layout of an empty table without a block.
+    void use_small_layout(Py_ssize_t maxsize) noexcept {
+        bool linked = maxsize > 0;
+        capacity_ = linked && maxsize < kSmallCapacity ? (uint32_t)maxsize : kSmallCapacity;
+        entries_ = static_cast<Entry*>(small_);
+        links_ = linked ? reinterpret_cast<Links*>(entries_ + kSmallCapacity) : nullptr;
+        index_ = reinterpret_cast<Links*>(entries_ + kSmallCapacity) + kSmallCapacity;
+        std::memset(index_, 0xff, kSmallSlots * sizeof(uint16_t));
+        block_ = small_;
+        linear_ = linked;
+        mask_ = kSmallSlots - 1;
+        shift_ = 64 - __builtin_ctz(kSmallSlots);
+        layout_++;
+    }
 
     // Fields in order of use: every collection reads gc_refs_ (first, next
     // to the owner's header in a per-instance container), every lookup the
