@@ -272,6 +272,74 @@ def test_keys_that_share_a_hash_each_compute_once_and_in_parallel(matched):
     assert f.cache_info() == (6, 3, None, 3)
 
 
+def test_a_caller_whose_comparison_outlasts_the_computation_takes_its_outcome():
+    # Comparing its key with a flight's runs user code, which may switch
+    # threads: here the computation finishes, and drops its flight, while the
+    # second caller is still comparing. That caller must take the outcome,
+    # not wait for a computation that is over (it would wait forever).
+    gate = Gate()
+    comparing, finished = threading.Event(), threading.Event()
+
+    class SlowEq(Key):
+        __hash__ = Key.__hash__
+
+        def __eq__(self, other):
+            if not comparing.is_set():
+                comparing.set()
+                assert finished.wait(TIMEOUT), "never finished"
+            return super().__eq__(other)
+
+    @boundcache.lru_cache(lock=True)
+    def f(k):
+        gate()
+        return object()
+
+    first = start(f, SlowEq(1))
+    acquire(gate.computing, 1)
+    second = start(f, SlowEq(1))
+    assert comparing.wait(TIMEOUT)
+    gate.release.set()
+    (computed,) = join(first)
+    finished.set()
+    (taken,) = join(second)
+    assert taken == computed and computed[0] == "ok"
+    assert f.cache_info() == (1, 1, 128, 1)
+
+
+def test_flights_stay_found_while_others_finish_in_any_order(matched):
+    # 24 keys in flight at once (the wrapper's map of flights grows to 64
+    # slots), finished one by one in a shuffled order. After each finish,
+    # a new caller of each key still computing finds its flight and waits:
+    # removing flights never loses the others (each key computes once).
+    n = 24
+    inside = threading.Barrier(n + 1, timeout=TIMEOUT)
+    release = [threading.Event() for _ in range(n)]
+    calls = []
+
+    @boundcache.lru_cache(maxsize=None, lock=True)
+    def f(k):
+        calls.append(k.v)
+        inside.wait()
+        assert release[k.v].wait(TIMEOUT), "never released"
+        return ("result", k.v)
+
+    computing = [start(f, Key(v)) for v in range(n)]
+    inside.wait()
+    order = list(range(n))
+    random.Random(7).shuffle(order)
+    waiting = []
+    for done, v in enumerate(order):
+        release[v].set()
+        assert join(computing[v]) == [("ok", ("result", v))]
+        still = order[done + 1 :]
+        waiting += [(w, start(f, Key(w))) for w in still]
+        acquire(matched, len(still))
+    for w, t in waiting:
+        assert join(t) == [("ok", ("result", w))]
+    assert sorted(calls) == list(range(n))
+    assert f.cache_info() == (len(waiting), n, None, n)
+
+
 def test_different_keys_compute_in_parallel():
     inside = threading.Barrier(2, timeout=TIMEOUT)
 
@@ -353,6 +421,22 @@ def test_the_waiters_of_a_failed_flight_get_its_exception_and_the_next_call_reco
 
 
 # ---- recursion ----
+
+
+def test_a_deep_recursion_through_distinct_keys_computes_each_once():
+    # Every level is in flight at once: 300 flights filed, then removed
+    # innermost first.
+    calls = []
+
+    @boundcache.lru_cache(maxsize=None, lock=True)
+    def depth(n):
+        calls.append(n)
+        return 0 if n == 0 else depth(n - 1) + 1
+
+    assert depth(300) == 300
+    assert depth(300) == 300
+    assert calls == list(range(300, -1, -1))
+    assert depth.cache_info() == (1, 301, None, 301)
 
 
 def test_a_recursive_call_with_the_same_key_raises_instead_of_deadlocking():

@@ -8,24 +8,23 @@
 //
 // Concurrent first reads of one instance's property compute it once: the
 // first reader registers a "flight" for that instance and computes with the
-// GIL released as usual; other threads wait on the flight's lock, then read
-// the stored value (or, if the computation raised, compute themselves).
+// GIL released as usual; other threads wait for it (flight_gate.hpp), then
+// read the stored value (or, if the computation raised, compute themselves).
 // Different instances never wait for each other. A recursive read from the
 // computing thread itself computes again, as functools does, instead of
 // deadlocking.
+#include "flight_gate.hpp"
 #include "objects.hpp"
-
-#include <pythread.h>
 
 namespace bc {
 
 namespace {
 
 struct Flight {
+    Flight(void* owner, Flight* next) noexcept : owner(owner), next(next) {}
     void* owner;
-    unsigned long thread;
-    PyThread_type_lock lock;  // held by the computing thread
-    int refs;                 // the computing thread and every waiter
+    FlightGate gate;
+    int refs = 1;  // the computing thread and every waiter
     Flight* next;
 };
 
@@ -43,7 +42,7 @@ namespace {
 
 void drop_flight(Flight* f) {
     if (--f->refs == 0) {
-        PyThread_free_lock(f->lock);
+        f->~Flight();
         PyMem_Free(f);
     }
 }
@@ -88,14 +87,9 @@ PyObject* compute(CachedPropertyObject* p, PyObject* obj, bool register_flight) 
     }
     Flight* f = nullptr;
     if (register_flight) {
-        f = (Flight*)PyMem_Malloc(sizeof(Flight));
-        PyThread_type_lock lock = f ? PyThread_allocate_lock() : nullptr;
-        if (!lock) {
-            PyMem_Free(f);
-            return PyErr_NoMemory();
-        }
-        PyThread_acquire_lock(lock, NOWAIT_LOCK);  // fresh: always succeeds
-        *f = Flight{obj, PyThread_get_thread_ident(), lock, 1, p->flights};
+        void* mem = PyMem_Malloc(sizeof(Flight));
+        if (!mem) return PyErr_NoMemory();
+        f = new (mem) Flight(obj, p->flights);
         p->flights = f;
     }
     Ref value(PyObject_CallOneArg(func.get(), obj));
@@ -107,7 +101,7 @@ PyObject* compute(CachedPropertyObject* p, PyObject* obj, bool register_flight) 
                 break;
             }
         }
-        PyThread_release_lock(f->lock);
+        f->gate.finish();
         drop_flight(f);
     }
     return stored == 0 ? value.release() : nullptr;
@@ -147,13 +141,11 @@ static PyObject* property_get(PyObject* self, PyObject* obj, PyObject*) {
         Flight* f = p->flights;
         while (f && f->owner != obj) f = f->next;
         if (!f) return compute(p, obj, true);
-        if (f->thread == PyThread_get_thread_ident()) return compute(p, obj, false);
+        if (f->gate.computing_here()) return compute(p, obj, false);
         f->refs++;
-        Py_BEGIN_ALLOW_THREADS
-        PyThread_acquire_lock(f->lock, WAIT_LOCK);
-        PyThread_release_lock(f->lock);
-        Py_END_ALLOW_THREADS
+        bool waited = f->gate.wait();
         drop_flight(f);
+        if (!waited) return nullptr;
     }
 }
 

@@ -13,6 +13,7 @@ struct LiveLink {
 };
 
 struct CachedFunctionObject;
+class FlightMap;
 
 // The keyword options of lru_cache beyond functools' (options.cpp). Only
 // wrappers made with one of them have an Options, and only they run the
@@ -24,7 +25,7 @@ struct Options {
     PyObject* key = nullptr;    // strong; NULL: functools' key rules
     Py_ssize_t max_total = 0;   // 0: no bound across instances
     TotalLru total;             // recency of every entry, when max_total > 0
-    PyObject* flights = nullptr;  // lock=True: {(table address, hash): Flight chain} of calls in progress
+    FlightMap* flights = nullptr;  // lock=True: the calls in progress (options.cpp)
     uint64_t flight_changes = 0;  // bumped whenever a flight is filed or removed
 };
 

@@ -17,34 +17,34 @@
 //    the wrapper's `flights` dict only while its call runs. The table's
 //    address in the flight's key is stable because the caller holds the
 //    owner's container for the whole call; waiters hold it too.
+#include "flight_gate.hpp"
 #include "objects.hpp"
 
 #include <chrono>
 #include <cmath>
 
-#include "pythread.h"
-
 namespace bc {
 
 // ---- Flight: one computation in progress, for lock=True ----
 
-// Not GC-tracked: only the flights dict and the threads taking part in the
-// call reach a Flight, never user code, so it is in no cycle.
+// Not GC-tracked: only the wrapper's FlightMap and the threads taking part
+// in the call reach a Flight, never user code, so it is in no cycle.
 //
-// The flights dict files them under (table address, hash): two ints, so
-// that filing and removing a flight run no user code. (Filed under the key
-// itself, a flight whose key's __hash__ or __eq__ raised at removal stayed
-// filed for good: later misses of that key waited for it and got its old
-// outcome, or, in its thread, a RuntimeError.) Flights of keys that share
-// a hash are chained, and told apart with the key's equality, as the table
-// does.
+// Flights are found by (table address, hash), never by the key's own hash
+// and equality, so that filing and removing one run no user code. (Filed
+// under the key itself, a flight whose key's __hash__ or __eq__ raised at
+// removal stayed filed for good: later misses of that key waited for it and
+// got its old outcome, or, in its thread, a RuntimeError.) Flights of keys
+// that share a hash are chained, and told apart with the key's equality, as
+// the table does.
 struct FlightObject {
     PyObject_HEAD
-    PyThread_type_lock lock;  // held by the computing thread until the outcome is set
-    unsigned long thread;     // the computing thread
-    PyObject* key;            // strong: the key being computed
-    FlightObject* next;       // strong: the next flight of the same (table, hash), while filed
-    PyObject* result;         // the outcome: a result, or an exception
+    FlightGate gate;
+    const Table* table;  // the table the outcome is for
+    Py_hash_t hash;
+    PyObject* key;       // strong: the key being computed
+    FlightObject* next;  // strong: the next flight of the same (table, hash), while filed
+    PyObject* result;    // the outcome: a result, or an exception
     PyObject* exc_type;
     PyObject* exc_value;
     PyObject* exc_tb;
@@ -52,7 +52,7 @@ struct FlightObject {
 
 static void flight_dealloc(PyObject* self) {
     auto* f = (FlightObject*)self;
-    if (f->lock) PyThread_free_lock(f->lock);
+    f->gate.~FlightGate();
     Py_XDECREF(f->key);
     Py_XDECREF((PyObject*)f->next);
     Py_XDECREF(f->result);
@@ -75,46 +75,136 @@ void init_flight_type() {
 }
 
 // Steals `key`. Allocates nothing tracked by the GC, so it runs no user code.
-static FlightObject* new_flight(PyObject* key) {
+static FlightObject* new_flight(const Table& t, Py_hash_t hash, PyObject* key) {
     auto* f = PyObject_New(FlightObject, &Flight_Type);
     if (!f) {
         Py_DECREF(key);
         return nullptr;
     }
-    f->thread = PyThread_get_thread_ident();
+    new (&f->gate) FlightGate();
+    f->table = &t;
+    f->hash = hash;
     f->key = key;
     f->next = nullptr;
     f->result = f->exc_type = f->exc_value = f->exc_tb = nullptr;
-    f->lock = PyThread_allocate_lock();
-    if (!f->lock || !PyThread_acquire_lock(f->lock, NOWAIT_LOCK)) {
-        Py_DECREF(f);
-        PyErr_NoMemory();
-        return nullptr;
-    }
     return f;
 }
 
-// Takes a filed flight out of the flights dict, by identity: no user code,
-// and with int keys and an existing entry, nothing that can fail.
-static void unfile_flight(Options* o, PyObject* slot, FlightObject* f) {
-    auto* first = (FlightObject*)PyDict_GetItemWithError(o->flights, slot);  // borrowed
-    FlightObject* next = f->next;  // f's reference to it moves to f's predecessor
-    f->next = nullptr;
-    if (first == f) {
-        if (next) {
-            PyDict_SetItem(o->flights, slot, (PyObject*)next);
-            Py_DECREF(next);
-        } else {
-            PyDict_DelItem(o->flights, slot);
+// The flights of one wrapper's calls in progress, by (table, hash): open
+// addressing with linear probing and backward-shift deletion, as the
+// cache's own tables. It holds a few entries at a time (one per thread
+// computing, plus one per level of a recursion through the wrapper), so a
+// lock=True miss files and removes its flight without allocating; only
+// growing allocates, and nothing here runs user code.
+class FlightMap {
+public:
+    FlightMap() noexcept = default;
+    FlightMap(const FlightMap&) = delete;
+    FlightMap& operator=(const FlightMap&) = delete;
+    ~FlightMap() { PyMem_Free(slots_); }  // empty: a flight is removed before its call returns
+
+    // The first flight of (t, hash), borrowed; NULL if none.
+    FlightObject* chain(const Table* t, Py_hash_t hash) const noexcept {
+        if (!slots_) return nullptr;
+        for (uint32_t i = home(t, hash);; i = (i + 1) & mask_) {
+            if (!slots_[i].head) return nullptr;
+            if (slots_[i].table == t && slots_[i].hash == hash) return slots_[i].head;
         }
-    } else {
-        FlightObject* p = first;
-        while (p->next != f) p = p->next;
-        p->next = next;
-        Py_DECREF(f);  // the predecessor's reference; the caller holds another
     }
-    o->flight_changes++;
-}
+
+    // Files f in front of its (table, hash) chain, with a new reference.
+    // false with MemoryError set.
+    bool file(FlightObject* f) {
+        if (2 * (used_ + 1) > mask_ + 1 && !grow()) return false;
+        Slot& s = slots_[find(f)];
+        if (s.head) {
+            f->next = s.head;  // the slot's reference moves to f
+        } else {
+            s.table = f->table;
+            s.hash = f->hash;
+            used_++;
+        }
+        s.head = (FlightObject*)Py_NewRef((PyObject*)f);
+        return true;
+    }
+
+    // Removes filed flight f, by identity. The caller holds a reference to
+    // f, so the one dropped here frees nothing.
+    void unfile(FlightObject* f) noexcept {
+        uint32_t i = find(f);
+        FlightObject* next = f->next;  // f's reference to it moves to f's predecessor
+        f->next = nullptr;
+        if (slots_[i].head == f) {
+            slots_[i].head = next;
+            if (!next) erase(i);
+        } else {
+            FlightObject* p = slots_[i].head;
+            while (p->next != f) p = p->next;
+            p->next = next;
+        }
+        Py_DECREF((PyObject*)f);
+    }
+
+private:
+    struct Slot {
+        const Table* table;
+        Py_hash_t hash;
+        FlightObject* head;  // strong; NULL: an empty slot
+    };
+
+    uint32_t home(const Table* t, Py_hash_t hash) const noexcept {
+        uint64_t h = (uint64_t)hash ^ (uint64_t)(uintptr_t)t;
+        return (uint32_t)((h * 0x9E3779B97F4A7C15ULL) >> shift_);
+    }
+
+    // The slot of f's (table, hash), or the empty slot that would take it.
+    uint32_t find(const FlightObject* f) const noexcept {
+        uint32_t i = home(f->table, f->hash);
+        while (slots_[i].head && !(slots_[i].table == f->table && slots_[i].hash == f->hash)) i = (i + 1) & mask_;
+        return i;
+    }
+
+    bool grow() {
+        uint32_t old_size = slots_ ? mask_ + 1 : 0;
+        uint32_t size = old_size ? 2 * old_size : 8;
+        auto* slots = (Slot*)PyMem_Calloc(size, sizeof(Slot));
+        if (!slots) {
+            PyErr_NoMemory();
+            return false;
+        }
+        Slot* old = slots_;
+        slots_ = slots;
+        mask_ = size - 1;
+        shift_ = 64 - __builtin_ctz(size);
+        for (uint32_t j = 0; j < old_size; j++) {
+            if (!old[j].head) continue;
+            uint32_t i = home(old[j].table, old[j].hash);
+            while (slots_[i].head) i = (i + 1) & mask_;
+            slots_[i] = old[j];
+        }
+        PyMem_Free(old);
+        return true;
+    }
+
+    // Backward-shift deletion: later slots of the probe run move back into
+    // the hole when their home allows, so that lookups need no tombstones.
+    void erase(uint32_t hole) noexcept {
+        for (uint32_t j = (hole + 1) & mask_; slots_[j].head; j = (j + 1) & mask_) {
+            uint32_t h = home(slots_[j].table, slots_[j].hash);
+            if (((j - h) & mask_) >= ((j - hole) & mask_)) {
+                slots_[hole] = slots_[j];
+                hole = j;
+            }
+        }
+        slots_[hole].head = nullptr;
+        used_--;
+    }
+
+    Slot* slots_ = nullptr;
+    uint32_t mask_ = 0;
+    uint32_t shift_ = 64;
+    uint32_t used_ = 0;
+};
 
 namespace {
 
@@ -236,21 +326,17 @@ PyObject* flight_call(CachedFunctionObject* w, Table& t, const Key& key, Py_hash
                       PyObject* const* args, size_t nargsf, PyObject* kwnames) {
     Options* o = w->options;
     Ref stored(key.materialize());
-    Ref where(PyLong_FromVoidPtr(&t));
-    Ref h(PyLong_FromSsize_t(hash));
-    if (!stored || !where || !h) return nullptr;
-    Ref slot(PyTuple_Pack(2, where.get(), h.get()));
-    if (!slot) return nullptr;
+    if (!stored) return nullptr;
     Ref flight;  // the flight of an equal key, if one is in progress
     for (;;) {
         uint64_t changes = o->flight_changes;
-        flight = Ref::borrow(PyDict_GetItemWithError(o->flights, slot.get()));
-        if (!flight && PyErr_Occurred()) return nullptr;
+        flight = Ref::borrow((PyObject*)o->flights->chain(&t, hash));
         while (flight) {
-            int eq = key.equals(((FlightObject*)flight.get())->key);
+            auto* f = (FlightObject*)flight.get();
+            int eq = key.equals(f->key);
             if (eq < 0) return nullptr;
             if (eq) break;
-            flight = Ref::borrow((PyObject*)((FlightObject*)flight.get())->next);
+            flight = Ref::borrow((PyObject*)f->next);
         }
         // __eq__ ran user code, during which flights may have been filed or
         // removed (a removed one's chain ends early): then look again.
@@ -258,7 +344,7 @@ PyObject* flight_call(CachedFunctionObject* w, Table& t, const Key& key, Py_hash
     }
     if (flight) {
         auto* f = (FlightObject*)flight.get();
-        if (f->thread == PyThread_get_thread_ident()) {
+        if (f->gate.computing_here()) {
             PyErr_Format(PyExc_RuntimeError,
                          "boundcache: %R called itself with the same arguments while computing them; with "
                          "lock=True the inner call would wait for the outer one forever. Break the recursion, "
@@ -266,10 +352,7 @@ PyObject* flight_call(CachedFunctionObject* w, Table& t, const Key& key, Py_hash
                          (PyObject*)w);
             return nullptr;
         }
-        Py_BEGIN_ALLOW_THREADS
-        PyThread_acquire_lock(f->lock, WAIT_LOCK);
-        PyThread_release_lock(f->lock);
-        Py_END_ALLOW_THREADS
+        if (!f->gate.wait()) return nullptr;
         if (f->result) {
             t.count_hit();
             return Py_NewRef(f->result);
@@ -278,16 +361,11 @@ PyObject* flight_call(CachedFunctionObject* w, Table& t, const Key& key, Py_hash
         PyErr_Restore(Py_XNewRef(f->exc_type), Py_XNewRef(f->exc_value), Py_XNewRef(f->exc_tb));
         return nullptr;
     }
-    auto* f = new_flight(stored.release());
+    auto* f = new_flight(t, hash, stored.release());
     if (!f) return nullptr;
     flight.reset((PyObject*)f);
-    // Filed in front of the slot's chain; no user code ran since the look.
-    f->next = (FlightObject*)Py_XNewRef(PyDict_GetItemWithError(o->flights, slot.get()));
-    if (PyDict_SetItem(o->flights, slot.get(), flight.get()) < 0) {
-        Py_CLEAR(f->next);
-        PyThread_release_lock(f->lock);
-        return nullptr;
-    }
+    // No user code ran since the look.
+    if (!o->flights->file(f)) return nullptr;
     o->flight_changes++;
     t.count_miss();
     Ref result(call_function(w, args, nargsf, kwnames));
@@ -299,9 +377,10 @@ PyObject* flight_call(CachedFunctionObject* w, Table& t, const Key& key, Py_hash
         PyErr_NormalizeException(&f->exc_type, &f->exc_value, &f->exc_tb);
         if (f->exc_tb) PyException_SetTraceback(f->exc_value, f->exc_tb);
     }
-    // The dict lives as long as the wrapper (tp_clear leaves it).
-    unfile_flight(o, slot.get(), f);
-    PyThread_release_lock(f->lock);
+    // The map lives as long as the wrapper (tp_clear leaves it).
+    o->flights->unfile(f);
+    o->flight_changes++;
+    f->gate.finish();
     if (result) return result.release();
     PyErr_Restore(Py_XNewRef(f->exc_type), Py_XNewRef(f->exc_value), Py_XNewRef(f->exc_tb));
     return nullptr;
@@ -501,8 +580,12 @@ bool parse_options(CachedFunctionObject* w, PyObject* ttl, PyObject* timer, PyOb
         }
     }
     if (lock) {
-        o->flights = PyDict_New();
-        if (!o->flights) return false;
+        void* mem = PyMem_Malloc(sizeof(FlightMap));
+        if (!mem) {
+            PyErr_NoMemory();
+            return false;
+        }
+        o->flights = new (mem) FlightMap();
     }
     configure_table(w, w->table);
     return true;
@@ -521,7 +604,6 @@ int traverse_options(Options* o, visitproc visit, void* arg) {
     if (!o) return 0;
     Py_VISIT(o->timer);
     Py_VISIT(o->key);
-    Py_VISIT(o->flights);
     return 0;
 }
 
@@ -532,7 +614,10 @@ void free_options(CachedFunctionObject* w) {
     w->options = nullptr;
     Py_XDECREF(o->timer);
     Py_XDECREF(o->key);
-    Py_XDECREF(o->flights);
+    if (o->flights) {
+        o->flights->~FlightMap();
+        PyMem_Free(o->flights);
+    }
     o->~Options();
     PyMem_Free(o);
 }
