@@ -13,9 +13,9 @@
 //  * max_total evicts from other instances' tables. Those may be suspended
 //    in a find() (an __eq__ that called this method on another instance):
 //    remove_at bumps the table's layout, so that find() starts over;
-//  * lock=True: a flight (one call in progress for a key of a table) lives in
-//    the wrapper's `flights` dict only while its call runs. The table's
-//    address in the flight's key is stable because the caller holds the
+//  * lock=True: a flight (one call in progress for a key of a table) is in
+//    the wrapper's FlightMap only while its call runs. The table's address,
+//    by which the map finds it, is stable because the caller holds the
 //    owner's container for the whole call; waiters hold it too.
 #include "flight_gate.hpp"
 #include "objects.hpp"
