@@ -173,9 +173,9 @@ def _wrap(func, maxsize, typed, options):
         # Per-instance (or per-class) caches are owned by their owner: refused now, not at the first call.
         if isinstance(func, classmethod):
             _refuse_per_instance(func.__func__, "the classmethod")
-        if not isinstance(func, staticmethod) and (
-            _defined_in_class_body(func) or _first_parameter(func) in _OWNER_PARAMETERS
-        ):
+        # A function whose first parameter is self or cls becomes a method (the
+        # core promotes it); one without cannot cache per owner.
+        if not isinstance(func, staticmethod) and _first_parameter(func) in _OWNER_PARAMETERS:
             _refuse_per_instance(func, "the method")
     # Stacked over staticmethod/classmethod: cache the underlying function and
     # give the same descriptor back, so that both decorator orders behave alike.

@@ -576,9 +576,7 @@ class RedisTier:
         Caches made with this tier keep working, locally only."""
         self._closed = True
         self._listener_stop.set()
-        thread = self._listener
-        if thread is not None and thread is not threading.current_thread() and self._pid == os.getpid():
-            thread.join(2.0)
+        # The listener thread (a daemon) sees the stop within half a second; not waited for.
         if self._user_client is None and self._sync_client is not None:
             self._sync_client.close()
 
