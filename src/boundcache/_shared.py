@@ -704,11 +704,12 @@ class _Binding:
             raise ValueError("bad signature")
         return pickle.loads(payload)
 
-    def _found(self, rkey, data):
+    def _found(self, rkey, data, count_miss=True):
         """(True, value) for a valid entry; (False, None) for none or an invalid one."""
         tier = self.tier
         if data is None:
-            tier._count(1)
+            if count_miss:
+                tier._count(1)
             return False, None
         tier._count(4, len(data))
         try:
@@ -797,8 +798,17 @@ class _Binding:
                 return self.func(*args, **kwargs)
             if got:
                 try:
-                    value = self.func(*args, **kwargs)
-                    self._store(client, rkey, value)
+                    # The previous holder may have stored the value and
+                    # released the lease since our last look: look again.
+                    try:
+                        data = client.get(rkey)
+                    except _FAULTS as exc:
+                        tier._failed(exc)
+                        return self.func(*args, **kwargs)
+                    found, value = self._found(rkey, data, count_miss=False)
+                    if not found:
+                        value = self.func(*args, **kwargs)
+                        self._store(client, rkey, value)
                 finally:
                     self._release(client, lease_key, token)
                 return value
@@ -872,8 +882,16 @@ class _Binding:
                 return await self.func(*args, **kwargs)
             if got:
                 try:
-                    value = await self.func(*args, **kwargs)
-                    await self._astore(client, rkey, value)
+                    try:
+                        data = await asyncio.wait_for(client.get(rkey), limit)
+                    except _FAULTS as exc:
+                        tier._failed(exc)
+                        return await self.func(*args, **kwargs)
+                    # stored by the previous holder since we looked?
+                    found, value = self._found(rkey, data, count_miss=False)
+                    if not found:
+                        value = await self.func(*args, **kwargs)
+                        await self._astore(client, rkey, value)
                 finally:
                     try:
                         await asyncio.wait_for(client.eval(_RELEASE, 1, lease_key, token), limit)

@@ -63,20 +63,6 @@ def test_n_processes_compute_one_cold_key_once(tmp_path, server):
     assert int(server.client().get("computations")) == 1
 
 
-def test_without_lock_each_process_may_compute(tmp_path, server):
-    # The counter is real: without lock=True concurrent cold misses compute more than once.
-    script = tmp_path / "child.py"
-    script.write_text(CHILD.replace(", lock=True", ""))
-    procs = [
-        subprocess.Popen([sys.executable, str(script), server.url, "1", "0.5", "30"], stdout=subprocess.PIPE, text=True)
-        for _ in range(3)
-    ]
-    for p in procs:
-        p.communicate(timeout=60)
-        assert p.returncode == 0
-    assert int(server.client().get("computations")) > 1
-
-
 def test_a_killed_computer_blocks_the_others_for_one_lease_only(tmp_path, server, make_tier):
     holder = spawn(tmp_path, server, work=60, lease=1.0)
     client = server.client()
