@@ -939,6 +939,7 @@ def shared_wrapper(kind, func, maxsize, typed, options, promote, tier):
         call = wrapper if hasattr(wrapper, "_boundcache_core") else wrapper.func  # a method: partial of call
         core = call._boundcache_core
         call.cache_clear = binding.cache_clear
+        call.shared = tier
     else:
         core = kind(binding.miss, maxsize, typed, promote, **options)
         update_wrapper(core, func)
