@@ -842,7 +842,7 @@ class _Binding:
         tier._ensure_listener()
         try:
             client = tier._async()
-            data = await asyncio.wait_for(client.get(rkey), tier.timeout * 2)
+            data = await client.get(rkey)
         except _FAULTS as exc:
             tier._failed(exc)
             return await self.func(*args, **kwargs)
@@ -861,7 +861,7 @@ class _Binding:
         if data is None or not self.tier._usable():
             return
         try:
-            await asyncio.wait_for(client.set(rkey, data, px=self.ttl_ms), self.tier.timeout * 2)
+            await client.set(rkey, data, px=self.ttl_ms)
         except _FAULTS as exc:
             self.tier._failed(exc)
             return
@@ -876,14 +876,14 @@ class _Binding:
         limit = tier.timeout * 2
         while True:
             try:
-                got = await asyncio.wait_for(client.set(lease_key, token, nx=True, px=lease_ms), limit)
+                got = await client.set(lease_key, token, nx=True, px=lease_ms)
             except _FAULTS as exc:
                 tier._failed(exc)
                 return await self.func(*args, **kwargs)
             if got:
                 try:
                     try:
-                        data = await asyncio.wait_for(client.get(rkey), limit)
+                        data = await client.get(rkey)
                     except _FAULTS as exc:
                         tier._failed(exc)
                         return await self.func(*args, **kwargs)
@@ -894,14 +894,14 @@ class _Binding:
                         await self._astore(client, rkey, value)
                 finally:
                     try:
-                        await asyncio.wait_for(client.eval(_RELEASE, 1, lease_key, token), limit)
+                        await client.eval(_RELEASE, 1, lease_key, token)
                     except _FAULTS as exc:
                         tier._failed(exc)
                 return value
             await asyncio.sleep(pause)
             pause = min(pause * 2, 0.05)
             try:
-                data = await asyncio.wait_for(client.get(rkey), limit)
+                data = await client.get(rkey)
             except _FAULTS as exc:
                 tier._failed(exc)
                 return await self.func(*args, **kwargs)
