@@ -520,7 +520,6 @@ class RedisTier:
         return had_listener
 
     def _listen(self, stop):
-        warned = False
         while not stop.is_set():
             pubsub = None
             try:
@@ -536,11 +535,10 @@ class RedisTier:
                 if self._clear_on_subscribe:
                     # Clears published while we were not subscribed are lost: assume one was.
                     self._local_clear()
+                    log.debug("boundcache: Redis tier %r: subscribed again, local caches cleared", self)
                 self._clear_on_subscribe = True  # from now on, a lost subscription means this
                 self._subscribed.set()
-                if warned:
-                    log.warning("boundcache: Redis tier %r: invalidation listener subscribed again", self)
-                    warned = False
+                self._answered()  # Redis answers: an outage, if any, is over
                 while not stop.is_set():
                     msg = pubsub.get_message(timeout=0.5)
                     if msg is None or msg["type"] != "message":
@@ -553,15 +551,13 @@ class RedisTier:
                         self._local_clear(namespace)
             except Exception as exc:  # noqa: BLE001 - the listener must outlive any failure
                 self._subscribed.clear()
-                if not warned and not stop.is_set():
-                    log.warning(
-                        "boundcache: Redis tier %r: invalidation listener lost its connection (%s: %s); local "
-                        "caches of this tier are cleared when it subscribes again",
-                        self,
-                        type(exc).__name__,
-                        exc,
-                    )
-                    warned = True
+                if not stop.is_set():
+                    log.debug("boundcache: Redis tier %r: invalidation listener: %s: %s", self, type(exc).__name__, exc)
+                    # The listener often sees an outage first (a closed connection): it
+                    # opens the breaker and logs the outage's one warning; while the
+                    # outage lasts, its retries do not extend it.
+                    if not self._outage:
+                        self._failed(exc)
                 stop.wait(min(self.retry_interval, 0.5))
             finally:
                 if pubsub is not None:
