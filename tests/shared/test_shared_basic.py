@@ -341,3 +341,31 @@ def test_a_given_client_is_used(server):
     finally:
         tier.close()
 
+
+
+def test_the_wrapper_is_the_core_wrapper(make_tier):
+    # What keeps a local hit a plain boundcache hit: shared= builds the same
+    # C++ wrapper type, only the function it calls on a miss differs.
+    f = twin(make_tier(), [])
+    assert type(f) is boundcache.CachedFunction
+    assert f.__wrapped__.__name__ == "render" and f.__name__ == "render"
+    assert f.cache_parameters() == boundcache.lru_cache()(lambda path, size=64: 0).cache_parameters()
+
+
+def test_maxsize_0_reads_redis_on_every_call(make_tier):
+    calls = []
+    tier = make_tier()
+    f = twin(tier, calls, maxsize=0)
+    for _ in range(3):
+        f("a")
+    assert calls == [("a", 64)]
+    assert (tier.info().hits, tier.info().misses) == (2, 1)
+    assert f.cache_info().currsize == 0
+
+
+def test_a_tier_without_a_secret_refuses_signed_entries(make_tier):
+    calls = []
+    twin(make_tier(), calls)("a")  # signed pickle
+    plain = make_tier(secret=None)
+    assert twin(plain, calls)("a") == {"path": "a", "size": 64, "pixels": ("aa", 192)}
+    assert len(calls) == 2 and plain.info().invalid == 1
