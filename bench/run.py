@@ -8,6 +8,10 @@ Quick run (well under a minute), for work on the core: ``--quick`` times only
 the scenarios the core issue bounds, for boundcache and functools, and prints
 their ratios; it writes nothing.
 
+Shared run (about a minute): ``--shared`` times the Redis tier (``shared=``)
+against dogpile.cache, cashews and aiocache on one local redis-server, and
+writes bench/SHARED.md (bench/shared.py).
+
 Options run (about 2 minutes): ``--options`` times lru_cache's keyword options
 (ttl=, key=, max_total=, lock=) against plain boundcache and functools, and
 peers' TTL caches, and writes bench/OPTIONS.md.
@@ -164,12 +168,18 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="only the core issue's ratios, printed; writes nothing")
     parser.add_argument("--options", action="store_true", help="the keyword options' cost; writes OPTIONS.md")
+    parser.add_argument(
+        "--shared", action="store_true", help="the Redis tier against dogpile.cache, cashews, aiocache; writes SHARED.md"
+    )
     parser.add_argument("--only", metavar="LIBS", help=f"comma-separated subset of: {','.join(LIBRARIES)}")
     parser.add_argument("--scenarios", metavar="NAMES", help="comma-separated scenario names, or 'core'")
     parser.add_argument("--report-only", action="store_true", help="redo RESULTS.md and charts from results.json")
     parser.add_argument("--requests", type=int, default=150, help="image service: requests (default 150)")
     parser.add_argument("--buffer-mb", type=float, default=20.0, help="image service: MB per instance (default 20)")
     args = parser.parse_args(argv)
+    if args.shared:
+        # Its own harness: a redis-server, peers that need it, processes for the stampede.
+        return subprocess.run([sys.executable, str(HERE / "shared.py")], check=False).returncode
     if args.options:
         return options(args)
     return quick(args) if args.quick else full(args)

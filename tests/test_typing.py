@@ -34,7 +34,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "tests" / "typing"
-STUBS = [ROOT / "src" / "boundcache" / "__init__.pyi", ROOT / "src" / "boundcache" / "_core.pyi"]
+STUBS = [
+    ROOT / "src" / "boundcache" / "__init__.pyi",
+    ROOT / "src" / "boundcache" / "_core.pyi",
+    ROOT / "src" / "boundcache" / "_shared.pyi",
+]
 CHECKERS = ("mypy", "pyright")
 INSTALL_HINT = (
     "mypy and pyright are needed for the typing tests: install the typing extra, "

@@ -43,6 +43,12 @@ def __getattr__(name):
 
         globals()["audit"] = audit
         return audit
+    if name in ("RedisTier", "TierInfo"):
+        # The Redis tier needs redis-py (the "redis" extra): imported on first use only.
+        from . import _shared
+
+        globals()[name] = value = getattr(_shared, name)
+        return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -51,7 +57,9 @@ _OWNER_PARAMETERS = ("self", "cls")
 _CO_COROUTINE = 0x80  # inspect.CO_COROUTINE
 
 
-def lru_cache(maxsize=128, typed=False, *, ttl=None, timer=None, key=None, max_total=None, lock=False):
+def lru_cache(
+    maxsize=128, typed=False, *, ttl=None, timer=None, key=None, max_total=None, lock=False, shared=None
+):
     """Least-recently-used cache decorator, as :func:`functools.lru_cache`.
 
     On a function, identical to functools. On a method (defined in a class
@@ -64,9 +72,13 @@ def lru_cache(maxsize=128, typed=False, *, ttl=None, timer=None, key=None, max_t
     function of the call's arguments that gives the entry's key (on a method,
     one cache for the whole class); *max_total*, a bound on one method's
     entries across all live instances; *lock*, so that concurrent misses on
-    one key compute once.
+    one key compute once; *shared*, a :class:`RedisTier` that processes
+    share entries through (docs/shared.md).
     """
     options = _check_options(typed, ttl, timer, key, max_total, lock)
+    if shared is not None:
+        _check_shared(shared)
+        options["shared"] = shared
     # Argument handling exactly as functools.lru_cache.
     if isinstance(maxsize, int):
         if maxsize < 0:
@@ -140,7 +152,31 @@ def _check_options(typed, ttl, timer, key, max_total, lock):
     return options
 
 
+def _check_shared(shared):
+    from ._shared import RedisTier  # raises ImportError naming the extra
+
+    if not isinstance(shared, RedisTier):
+        raise TypeError(f"shared= must be a boundcache.RedisTier, not {type(shared).__name__}")
+
+
+def _refuse_per_instance(func, what):
+    raise TypeError(
+        f"shared= cannot apply to {what} {getattr(func, '__qualname__', func)!r}: without key= each instance owns "
+        "its cache, and a cache owned by one instance cannot be shared with other processes. Give a key= "
+        "that identifies the result by value (never by self), e.g. key=lambda self, path: path, or make it a "
+        "staticmethod or a module-level function"
+    )
+
+
 def _wrap(func, maxsize, typed, options):
+    if "shared" in options and "key" not in options:
+        # Per-instance (or per-class) caches are owned by their owner: refused now, not at the first call.
+        if isinstance(func, classmethod):
+            _refuse_per_instance(func.__func__, "the classmethod")
+        # A function whose first parameter is self or cls becomes a method (the
+        # core promotes it); one without cannot cache per owner.
+        if not isinstance(func, staticmethod) and _first_parameter(func) in _OWNER_PARAMETERS:
+            _refuse_per_instance(func, "the method")
     # Stacked over staticmethod/classmethod: cache the underlying function and
     # give the same descriptor back, so that both decorator orders behave alike.
     if isinstance(func, staticmethod):
@@ -159,6 +195,12 @@ def _wrap(func, maxsize, typed, options):
 
 
 def _wrapper(kind, func, maxsize, typed, options, *, promote):
+    if "shared" in options:
+        from ._shared import shared_wrapper
+
+        options = dict(options)
+        tier = options.pop("shared")
+        return shared_wrapper(kind, func, maxsize, typed, options, promote, tier)
     if _is_coroutine_function(func):
         # async def: the awaited result is cached (docs/async.md).
         from ._async import async_wrapper

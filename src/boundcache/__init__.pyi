@@ -12,6 +12,7 @@ from ._core import (
     CacheInfo as CacheInfo,
     cached_property as cached_property,
 )
+from ._shared import RedisTier as RedisTier, TierInfo as TierInfo
 from ._core import _CachedClassMethod, _LruCacheDecorator  # pyright: ignore[reportPrivateUsage]  # stub-only helper types
 
 _P = ParamSpec("_P")
@@ -34,6 +35,7 @@ def lru_cache(
     key: Callable[..., Hashable] | None = None,
     max_total: int | None = None,
     lock: bool = False,
+    shared: RedisTier | None = None,
 ) -> _LruCacheDecorator: ...
 @overload
 def cache(user_function: classmethod[_T, _P, _R], /) -> _CachedClassMethod[_T, _P, _R]: ...

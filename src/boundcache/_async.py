@@ -83,8 +83,13 @@ class _Flight:
         return f"<boundcache async computation, {'ended' if self.task is _OVER else 'in flight'}>"
 
 
-def async_wrapper(kind, func, maxsize, typed, options, *, promote):
-    """The user-facing wrapper for an ``async def`` ``func``; arguments as ``_wrapper``'s."""
+def async_wrapper(kind, func, maxsize, typed, options, *, promote, compute=None):
+    """The user-facing wrapper for an ``async def`` ``func``; arguments as ``_wrapper``'s.
+
+    ``compute``, if given, is awaited on a miss instead of ``func`` (the Redis
+    tier's miss path, boundcache._shared); ``func`` still names the wrapper."""
+    if compute is None:
+        compute = func
     if options.get("lock"):
         raise TypeError(
             f"lock=True does not apply to the async function {_name(func)}: concurrent awaiters of one key "
@@ -98,7 +103,7 @@ def async_wrapper(kind, func, maxsize, typed, options, *, promote):
         result = flight.result
         if result is not _PENDING:
             return result  # done: no await, no loop needed
-        return await _join(flight, core, func, args, kwargs)
+        return await _join(flight, core, compute, args, kwargs)
 
     update_wrapper(call, func)
     call.cache_info = core.cache_info
