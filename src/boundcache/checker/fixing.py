@@ -24,7 +24,12 @@ import ast
 from dataclasses import dataclass
 from typing import Sequence
 
+from . import noqa
 from .finding import Finding, source_lines
+
+# The codes of the finding a fix resolves: a noqa naming them on a rewritten
+# line would be left silencing nothing (ruff's RUF100 reports that).
+_RESOLVED_CODES = frozenset({"BC001", *noqa.SYNONYMS["BC001"]})
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,8 @@ def fix_source(source: str, findings: Sequence[Finding], tree: ast.Module | None
     if not edits:
         return FixResult(source, (), tuple(skipped))
 
+    edits.extend(_stale_noqa_edits(source, starts, {f.span for f in fixed}))
+
     first_line = min(f.span[0] for f in fixed)  # type: ignore[index]
     insertion = _import_insertion(tree, lines, starts, first_line)
     if insertion is not None:
@@ -71,6 +78,24 @@ def fix_source(source: str, findings: Sequence[Finding], tree: ast.Module | None
     for start, end, text in sorted(edits, reverse=True):
         new = new[:start] + text + new[end:]
     return FixResult(new, tuple(fixed), tuple(skipped))
+
+
+def _stale_noqa_edits(source: str, starts: list[int], spans) -> list[tuple[int, int, str]]:
+    if "noqa" not in source.lower():
+        return []
+    lines = {line for span in spans for line in range(span[0], span[2] + 1)}
+    edits = []
+    for line, col, end_col, text in noqa.comments(source, lines):
+        new = noqa.without_codes(text, _RESOLVED_CODES)
+        if new is None:
+            continue
+        start, end = starts[line - 1] + col, starts[line - 1] + end_col
+        if not new:
+            # The whole comment goes, with the blanks before it.
+            while start > starts[line - 1] and source[start - 1] in " \t":
+                start -= 1
+        edits.append((start, end, new))
+    return edits
 
 
 def _line_starts(lines: list[str]) -> list[int]:
