@@ -21,6 +21,7 @@ from .config import Config, ConfigError, discover, load
 from .files import iter_files
 from .finding import SYNTAX_CODE, Finding, check_source
 from .fixing import fix_source
+from .imports import style_for
 from .output import json_report, text_line, unified_diff
 
 PROG = "boundcache check"
@@ -133,7 +134,7 @@ def check_file(path: str, config: Config, fix: bool = False) -> FileResult:
     findings = noqa.apply(findings, source)
     result = FileResult(findings, old=source, encoding=encoding)
     if fix and any(f.fixable for f in findings):
-        outcome = fix_source(source, findings)
+        outcome = fix_source(source, findings, style=style_for(path))
         if outcome.fixed:
             try:
                 ast.parse(outcome.source)
