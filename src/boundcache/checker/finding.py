@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import ast
 import io
+import sys
 import warnings
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 from .names import Ref, Resolver, Scope, module_name_for
+from .syntax import needed_version, parse
 
 CODE = "BC001"
 SYNTAX_CODE = "BC900"
@@ -147,9 +149,9 @@ def check_source(
         if not relevant and _compiles(source, path):
             return []
         try:
-            tree = ast.parse(source, filename=path)
+            tree = parse(source, path)  # newer syntax masked, if need be
         except (SyntaxError, ValueError) as error:
-            return [syntax_finding(path, error)]
+            return [syntax_finding(path, error, source)]
     if not relevant:
         return []
     return analyze(tree, source_lines(source), path, memoizers, walrus=":=" in source)
@@ -168,11 +170,14 @@ def _compiles(source: str, path: str) -> bool:
     return True
 
 
-def syntax_finding(path: str, error: Exception) -> Finding:
+def syntax_finding(path: str, error: Exception, source: str = "") -> Finding:
     line = getattr(error, "lineno", None) or 1
     col = getattr(error, "offset", None) or 1
     message = getattr(error, "msg", None) or str(error)
-    return Finding(path, line, max(col, 1), SYNTAX_CODE, f"{SYNTAX_CODE} cannot parse: {message}")
+    running = "%d.%d" % sys.version_info[:2]
+    needed = needed_version(source, error) if source else None
+    hint = f" (Python {running}; it needs Python {needed} or newer)" if needed else f" (Python {running})"
+    return Finding(path, line, max(col, 1), SYNTAX_CODE, f"{SYNTAX_CODE} cannot parse: {message}{hint}")
 
 
 def analyze(

@@ -28,6 +28,7 @@ from typing import Sequence
 from . import noqa
 from .finding import Finding, source_lines
 from .imports import DEFAULT_STYLE, ImportStyle
+from .syntax import parse
 
 # The codes of the finding a fix resolves: a noqa naming them on a rewritten
 # line would be left silencing nothing (ruff's RUF100 reports that).
@@ -51,7 +52,7 @@ def fix_source(
     if not candidates:
         return FixResult(source, (), ())
     if tree is None:
-        tree = ast.parse(source)
+        tree = parse(source)
     if _binds_boundcache_otherwise(tree):
         return FixResult(source, (), tuple(candidates))
 
@@ -77,11 +78,11 @@ def fix_source(
     new = _apply(source, edits)
 
     # Pass 2: the functools names the rewrite left unused go (F401), and only those.
-    new_tree = ast.parse(new)
+    new_tree = parse(new)
     removals = _unused_functools_edits(tree, new_tree, new)
     if removals:
         new = _apply(new, removals)
-        new_tree = ast.parse(new)
+        new_tree = parse(new)
 
     # Pass 3: `import boundcache` where isort would put it.
     insertion = _import_insertion(new_tree, new, style)
