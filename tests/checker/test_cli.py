@@ -201,3 +201,18 @@ def test_python_dash_m_and_console_script(tmp_path):
     assert script is not None, "the boundcache console script is installed next to python"
     console = subprocess.run([script, "check", "--format", "json", str(path)], capture_output=True, text=True)
     assert console.returncode == 1 and json.loads(console.stdout)[0]["line"] == 4
+
+
+def test_a_pool_of_processes_gives_the_same_output(run, tmp_path, monkeypatch):
+    from boundcache.checker import cli
+
+    from checker_helpers import CORPUS
+
+    sequential = run(CORPUS)
+    monkeypatch.setattr(cli, "PARALLEL_MIN_FILES", 2)
+    calls = []
+    real = cli._check_parallel
+    monkeypatch.setattr(cli, "_check_parallel", lambda *a: calls.append(1) or real(*a))
+    assert run(CORPUS) == sequential
+    assert calls == [1]
+    assert sequential[0] == 1 and sequential[1].count("BC001") >= 40

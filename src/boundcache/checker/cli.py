@@ -148,8 +148,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _check_all(paths: list[str], config: Config, fix: bool) -> dict[str, FileResult]:
-    results = {path: check_file(path, config, fix=fix) for path in _parallel_order(paths)} \
-        if len(paths) < PARALLEL_MIN_FILES else _check_parallel(paths, config, fix)
+    if len(paths) < PARALLEL_MIN_FILES:
+        results = {path: check_file(path, config, fix=fix) for path in paths}
+    else:
+        results = _check_parallel(paths, config, fix)
     # What this Python cannot parse, a newer one may: one child process for all.
     pending = [p for p, r in results.items() if r.unparsed]
     if pending:
@@ -163,10 +165,6 @@ def _check_all(paths: list[str], config: Config, fix: bool) -> dict[str, FileRes
                     results[path] = other  # parsed, or its BC900 from the newest Python
             break
     return results
-
-
-def _parallel_order(paths: list[str]) -> list[str]:
-    return paths
 
 
 def _workers() -> int:

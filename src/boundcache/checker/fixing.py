@@ -263,7 +263,7 @@ def _new_block(body: list[ast.stmt], index: int, lines: list[str], starts: list[
     if nxt is None:
         wanted = 0
     blank = 0
-    probe = line if index else line
+    probe = line
     while probe < len(lines) and not lines[probe].strip():
         blank += 1
         probe += 1
