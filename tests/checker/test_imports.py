@@ -141,3 +141,28 @@ def test_force_sort_within_sections():
              "    @functools.cache\n    def m(self): return os, attr, c, zz\n"
     fixed = fix_source(source, check_source(source, "m.py"), style=style).source
     assert fixed.startswith("import os\n\nimport attr\nimport boundcache\nfrom bz import c\nimport zz\n"), fixed
+
+
+@pytest.mark.parametrize("with_toml", [True, False], ids=["tomllib", "no-toml-reader"])
+def test_settings_are_read_with_and_without_a_toml_reader(with_toml, monkeypatch):
+    from boundcache.checker import imports
+
+    if not with_toml:  # Python 3.10 without tomli: the small reader of config.py
+        monkeypatch.setattr(imports, "_toml", None)
+    monkeypatch.setattr(imports, "_CACHE", {})
+    style = imports.style_for(str(PROJECT / "myapp" / "first_party.py"))
+    assert style.source == str(PROJECT / "pyproject.toml")
+    assert style.section("helpers") == FIRST_PARTY
+    assert style.section("myapp") == FIRST_PARTY  # found in the project's root
+    assert style.section("boundcache") == imports.THIRD_PARTY
+    assert style.section("os") == imports.STDLIB and style.section("x", level=1) == imports.LOCAL
+
+
+def test_without_settings_the_project_root_is_found(tmp_path, monkeypatch):
+    from boundcache.checker import imports
+
+    monkeypatch.setattr(imports, "_CACHE", {})
+    (tmp_path / "setup.py").write_text("")
+    (tmp_path / "pkg" / "sub").mkdir(parents=True)
+    style = imports.style_for(str(tmp_path / "pkg" / "sub" / "mod.py"))
+    assert style.section("pkg") == FIRST_PARTY and style.section("other") == imports.THIRD_PARTY

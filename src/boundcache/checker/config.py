@@ -155,7 +155,8 @@ _TOKEN = re.compile(
 _ESCAPES = {"b": "\b", "t": "\t", "n": "\n", "f": "\f", "r": "\r", '"': '"', "\\": "\\"}
 
 
-def _mini_table(text: str, path: str) -> dict[str, Any] | None:
+def _mini_table(text: str, path: str, name: str = "tool.boundcache") -> dict[str, Any] | None:
+    header_pattern = r"\[\s*" + r"\s*\.\s*".join(map(re.escape, name.split("."))) + r"\s*\]"
     lines = text.splitlines()
     table: dict[str, Any] | None = None
     inside = False
@@ -167,10 +168,10 @@ def _mini_table(text: str, path: str) -> dict[str, Any] | None:
             continue
         if line.startswith("["):
             header = line.split("#", 1)[0].strip()
-            inside = re.fullmatch(r"\[\s*tool\s*\.\s*boundcache\s*\]", header) is not None
+            inside = re.fullmatch(header_pattern, header) is not None
             if inside:
                 if table is not None:
-                    raise ConfigError(f"{path}: invalid TOML: [tool.boundcache] defined twice")
+                    raise ConfigError(f"{path}: invalid TOML: [{name}] defined twice")
                 table = {}
             continue
         if not inside:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import configparser
 import fnmatch
 import os
+import re
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -98,6 +99,8 @@ def _discover(directory: str) -> ImportStyle:
         candidate = os.path.join(directory, "pyproject.toml")
         if os.path.isfile(candidate):
             document = _read_toml(candidate)
+            if document is None:
+                document = _read_tables(candidate)
             tool = document.get("tool", {}) if isinstance(document, dict) else {}
             if isinstance(tool.get("ruff"), dict):
                 ruff = tool["ruff"]
@@ -120,8 +123,50 @@ def _discover(directory: str) -> ImportStyle:
                 return _style(_isort_keys(table), table.get("src_paths"), directory, candidate)
         parent = os.path.dirname(directory)
         if parent == directory:
-            return ImportStyle(src_roots=_roots(None, start))
+            return ImportStyle(src_roots=_roots(None, _project_root(start)))
         directory = parent
+
+
+def _project_root(start: str) -> str:
+    """Without settings: the nearest directory that looks like a project's."""
+    directory = start
+    while True:
+        if any(os.path.exists(os.path.join(directory, marker))
+               for marker in ("pyproject.toml", "setup.py", "setup.cfg", ".git")):
+            return directory
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return start
+        directory = parent
+
+
+def _read_tables(path: str) -> dict[str, Any] | None:
+    """Python 3.10 without tomli: the few tables read here, through the small
+    reader of config.py (lists of strings, booleans); None if unreadable."""
+    from .config import ConfigError, _mini_table
+
+    try:
+        with open(path, encoding="utf-8") as stream:
+            text = stream.read()
+    except (OSError, UnicodeDecodeError):
+        return None
+    tool: dict[str, Any] = {}
+    try:
+        if re.search(r"^\s*\[\s*tool\s*\.\s*ruff\b", text, re.MULTILINE):
+            ruff: dict[str, Any] = {}
+            for name, key in (("tool.ruff.lint.isort", "lint"), ("tool.ruff.isort", "isort")):
+                table = _mini_table(text, path, name)
+                if table is not None:
+                    if key == "lint":
+                        ruff["lint"] = {"isort": table}
+                    else:
+                        ruff["isort"] = table
+            tool["ruff"] = ruff
+        elif re.search(r"^\s*\[\s*tool\s*\.\s*isort\s*\]", text, re.MULTILINE):
+            tool["isort"] = _mini_table(text, path, "tool.isort") or {}
+    except ConfigError:
+        return None
+    return {"tool": tool}
 
 
 def _read_toml(path: str) -> dict[str, Any] | None:
