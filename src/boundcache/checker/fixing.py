@@ -1,16 +1,18 @@
 """``--fix``: rewrite each finding to boundcache, touching nothing else.
 
-Only two kinds of edit are made, both on exact character ranges of the
-decoded source (no reformatting, no newline translation, no re-printing of
-the AST):
+The edits are made on exact character ranges of the decoded source (no
+reformatting, no newline translation, no re-printing of the AST), in three
+passes, each on the text the previous one left:
 
 1. the memoizer *reference* is replaced (``functools.lru_cache``, ``ft.cache``,
    ``lru_cache``, ``memo`` -> ``boundcache.lru_cache`` / ``boundcache.cache``);
-   the call and its arguments after it stay as they were;
-2. one line ``import boundcache`` is added, unless the module already imports
-   it before the first fixed class: after the docstring, ``__future__``
-   imports and the existing top-level import block, with the file's own
-   line ending.
+   the call and its arguments after it stay as they were; a noqa naming
+   BC001 or B019 on a rewritten line loses those codes;
+2. the top-level functools imports that the rewrite left unused go (the
+   names used before and not after, nothing else);
+3. ``import boundcache`` is added where isort would put it (``imports.py``),
+   unless the module already imports it before its first use, with the
+   file's own line ending.
 
 A reference with a comment inside (``(functools  # why\\n .cache)``) is left
 alone rather than lose the comment; so is everything in a file that binds
