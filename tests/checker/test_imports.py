@@ -166,3 +166,19 @@ def test_without_settings_the_project_root_is_found(tmp_path, monkeypatch):
     (tmp_path / "pkg" / "sub").mkdir(parents=True)
     style = imports.style_for(str(tmp_path / "pkg" / "sub" / "mod.py"))
     assert style.section("pkg") == FIRST_PARTY and style.section("other") == imports.THIRD_PARTY
+
+
+@pytest.mark.parametrize("config_name, text", [
+    ("pyproject.toml", '[tool.isort]\nprofile = "black"\nknown_first_party = ["boundcache"]\n'),
+    (".isort.cfg", "[settings]\nknown_first_party = boundcache,other\n"),
+    ("ruff.toml", '[lint.isort]\nknown-first-party = ["boundcache"]\n'),
+    ("pyproject.toml", '[tool.ruff.isort]\nknown-first-party = ["boundcache"]\n'),
+])
+def test_known_first_party_from_each_kind_of_settings(config_name, text, tmp_path, monkeypatch):
+    from boundcache.checker import imports
+
+    monkeypatch.setattr(imports, "_CACHE", {})
+    (tmp_path / config_name).write_text(text)
+    style = imports.style_for(str(tmp_path / "mod.py"))
+    assert style.source == str(tmp_path / config_name)
+    assert style.section("boundcache") == FIRST_PARTY
