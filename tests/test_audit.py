@@ -616,3 +616,57 @@ def test_audit_is_public_and_lazy():
         text=True,
     )
     assert out.stdout.strip() == "False"
+
+
+def test_value_owners_in_bounded_caches_are_their_own_kind():
+    import dataclasses
+    import functools
+    import typing
+
+    from boundcache._audit import is_value_type
+
+    class Point(typing.NamedTuple):
+        x: int
+
+        @functools.lru_cache(maxsize=8)
+        def bounded(self):
+            return [self.x]
+
+        @functools.lru_cache(maxsize=None)
+        def unbounded(self):
+            return [self.x]
+
+    @dataclasses.dataclass(frozen=True)
+    class Frozen:
+        x: int
+
+    @dataclasses.dataclass
+    class Mutable:
+        x: int
+
+    class Identity:
+        pass
+
+    class Same:
+        __hash__ = object.__hash__
+
+        def __eq__(self, other):
+            return self is other
+
+    assert is_value_type(Point) and is_value_type(Frozen) and is_value_type(tuple)
+    assert not is_value_type(Mutable)  # eq=True, unhashable
+    assert not is_value_type(Identity) and not is_value_type(Same)
+    try:
+        Point(1).bounded()
+        Point(2).unbounded()
+        rows = {row.qualname.rsplit(".", 1)[1]: row for row in boundcache.audit()
+                if row.qualname.startswith("test_value_owners")}
+        assert (rows["bounded"].pinned, rows["bounded"].values, rows["bounded"].leaks) == (1, 1, 0)
+        assert (rows["unbounded"].pinned, rows["unbounded"].values, rows["unbounded"].leaks) == (1, 0, 1)
+        report = boundcache.audit()
+        assert rows["bounded"].qualname in {r.qualname for r in report.value_caches}
+        assert rows["bounded"].qualname not in {r.qualname for r in report.leaking}
+        assert "values: 1 of 1 pinned, bounded by maxsize=8" in str(report)
+    finally:
+        Point.bounded.cache_clear()
+        Point.unbounded.cache_clear()

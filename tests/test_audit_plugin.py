@@ -270,3 +270,70 @@ def test_plugin_import_is_cheap():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "['boundcache', 'boundcache._core', 'boundcache.pytest_plugin']"
+
+
+VALUES = """
+import dataclasses, typing
+
+class Region(typing.NamedTuple):
+    x: int
+    y: int
+
+    @functools.lru_cache(maxsize=64)
+    def area(self):
+        return self.x * self.y
+
+    @functools.lru_cache(maxsize=None)
+    def unbounded(self):
+        return self.x
+
+@dataclasses.dataclass(frozen=True)
+class Money:
+    cents: int
+
+    @functools.lru_cache(maxsize=16)
+    def formatted(self):
+        return str(self.cents)
+
+def test_bounded_values():
+    Region(1, 2).area()
+    Region(3, 4).area()
+    Money(5).formatted()
+
+def test_unbounded_values():
+    Region(5, 6).unbounded()
+
+def test_object_leak():
+    ImageCache().thumbnail(3)
+"""
+
+
+def test_values_in_bounded_caches_are_reported_not_failed(pytester):
+    make_tests(pytester, VALUES)
+    result = pytester.runpytest("--boundcache-leaks", "-rA")
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "FAILED test_inner.py::test_unbounded_values - boundcache: 1 instance*",
+            "FAILED test_inner.py::test_object_leak - boundcache: 1 instance*",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "*= boundcache: values kept by bounded caches (not failures) =*",
+            "test_inner.py::test_bounded_values",
+            "*functools cache test_inner.Region.area (maxsize=64) keeps 2 values (2 Region)*",
+            "*functools cache test_inner.Money.formatted (maxsize=16) keeps 1 value (1 Money)*",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*test_bounded_values - *")
+
+
+def test_strict_fails_on_values_too(pytester):
+    make_tests(pytester, VALUES)
+    result = pytester.runpytest("--boundcache-leaks", "--boundcache-strict")
+    result.assert_outcomes(failed=3)
+    result.stdout.fnmatch_lines(
+        ["*functools cache test_inner.Region.area pins 2 instances (2 Region)*"])
+    pytester.makeini("[pytest]\nboundcache_leaks = true\nboundcache_strict = true\n")
+    pytester.runpytest().assert_outcomes(failed=3)

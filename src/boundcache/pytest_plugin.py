@@ -11,7 +11,15 @@ boundcache is installed, but it does nothing unless asked:
 A checked test fails when, after it, instances created during it (by the
 test or its fixtures) are kept alive only by a cache, functools' or
 boundcache's (see ``boundcache.audit()``); the failure names each cache, how
-many instances it pins and what they hold. The check keeps no reference to
+many instances it pins and what they hold.
+
+Values in bounded caches do not fail a test: instances hashed and compared
+by value (tuples, named tuples, frozen dataclasses, classes defining both
+``__eq__`` and ``__hash__``) kept by a cache with a ``maxsize`` share entries
+with equal values on purpose, and the cache's size bounds them. They are
+reported in the test's output and in a summary at the end of the run;
+``--boundcache-strict`` (ini ``boundcache_strict = true``) fails on them too.
+Unbounded caches and identity-hashed owners fail as always. The check keeps no reference to
 any object: it remembers identities only.
 
 This module imports nothing but pytest at startup; the audit is imported by
@@ -48,6 +56,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="fail a test after which instances it created are still pinned by a cache "
         "(functools.lru_cache/cache on a method, or boundcache's weak table).",
     )
+    group.addoption(
+        "--boundcache-strict",
+        action="store_true",
+        default=False,
+        dest="boundcache_strict",
+        help="with --boundcache-leaks: also fail on values (tuples, named tuples, frozen "
+        "dataclasses...) kept by bounded caches, which are otherwise only reported.",
+    )
+    parser.addini(
+        "boundcache_strict",
+        type="bool",
+        default=False,
+        help="fail on values kept by bounded caches too, as --boundcache-strict does.",
+    )
     parser.addini(
         "boundcache_leaks",
         type="bool",
@@ -56,8 +78,27 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+_VALUES = pytest.StashKey["list[tuple[str, str]]"]()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", _MARKER)
+    config.stash[_VALUES] = []
+
+
+def _strict(config: pytest.Config) -> bool:
+    return bool(config.getoption("boundcache_strict", False) or config.getini("boundcache_strict"))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
+    values = config.stash.get(_VALUES, [])
+    if not values:
+        return
+    terminalreporter.write_sep("=", "boundcache: values kept by bounded caches (not failures)")
+    for nodeid, text in values:
+        terminalreporter.write_line(nodeid)
+        for line in text.splitlines()[1:]:
+            terminalreporter.write_line(line)
 
 
 def _enabled(item: pytest.Item) -> bool:
@@ -96,17 +137,18 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         return
     from boundcache._audit._leaks import find
 
+    strict = _strict(item.config)
     try:
         if call.when == "call":
             # The test function has returned; its fixtures' values are still alive.
-            leaks = find(state.before, state.reported, phase="test")
+            leaks = find(state.before, state.reported, phase="test", strict=strict)
         else:
             del item.stash[_STATE]
             # The fixtures are finalized; pytest drops their values (funcargs)
             # right after this report, so their references do not count.
             funcargs = getattr(item, "funcargs", None)
             forget = (funcargs,) if isinstance(funcargs, dict) else ()
-            leaks = find(state.before, state.reported, forget, phase="test or its fixtures")
+            leaks = find(state.before, state.reported, forget, phase="test or its fixtures", strict=strict)
     except Exception as e:  # a failure of the check: this test's, not the session's
         import traceback
 
@@ -116,5 +158,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         return
     if leaks is not None:
         state.reported |= leaks.ids
-        report.outcome = "failed"
-        report.longrepr = leaks.message
+        if leaks.values:
+            report.sections.append(("boundcache values", leaks.values))
+            item.config.stash[_VALUES].append((item.nodeid, leaks.values))
+        if leaks.message:
+            report.outcome = "failed"
+            report.longrepr = leaks.message

@@ -10,7 +10,7 @@ import sys
 
 from checker_helpers import CORPUS, expected_lines
 
-TRAP = "import functools\n\nclass A:\n    @functools.lru_cache(maxsize=32)\n    def m(self): pass\n"
+TRAP = "import functools\n\nclass A:\n    @functools.lru_cache(maxsize=32)\n    def m(self): pass\nP = functools.partial\n"
 CLEAN = "import functools\n\n@functools.cache\ndef f(): pass\n"
 
 
@@ -104,8 +104,9 @@ def test_fix_writes_and_second_run_is_clean(run, tmp_path):
     code, out, err = run("--fix", path)
     assert (code, out) == (0, "")
     assert err == "1 of 1 findings fixed in 1 files.\n"
+    # functools is still used (functools.partial): it stays; boundcache gets a section of its own.
     assert path.read_text() == TRAP.replace(
-        "import functools\n", "import functools\nimport boundcache\n"
+        "import functools\n", "import functools\n\nimport boundcache\n"
     ).replace("functools.lru_cache(", "boundcache.lru_cache(")
     before = path.read_bytes()
     assert run("--fix", path)[0] == 0
@@ -120,10 +121,11 @@ def test_fix_keeps_encoding_bom_and_line_endings(run, tmp_path):
     bom = write(tmp_path / "bom.py", b"\xef\xbb\xbfimport functools\nclass A:\n    @functools.cache\n"
                                      b"    def m(self): pass\n", mode="wb")
     assert run("--fix", latin, bom)[0] == 0
+    # functools is no longer used: its import goes, and isort's blank lines come with ours.
     assert latin.read_bytes() == (
-        "# -*- coding: latin-1 -*-\r\nimport functools\r\nimport boundcache\r\nclass A:\r\n"
+        "# -*- coding: latin-1 -*-\r\nimport boundcache\r\n\r\n\r\nclass A:\r\n"
         "    s = 'caf\xe9'\r\n    @boundcache.cache\r\n    def m(self): pass\r\n".encode("latin-1"))
-    assert bom.read_bytes() == (b"\xef\xbb\xbfimport functools\nimport boundcache\nclass A:\n"
+    assert bom.read_bytes() == (b"\xef\xbb\xbfimport boundcache\n\n\nclass A:\n"
                                 b"    @boundcache.cache\n    def m(self): pass\n")
 
 
@@ -144,14 +146,16 @@ def test_diff_prints_and_does_not_write(run, tmp_path):
     assert out == (
         f"--- {path}\n"
         f"+++ {path}\n"
-        "@@ -1,5 +1,6 @@\n"
+        "@@ -1,6 +1,8 @@\n"
         " import functools\n"
-        "+import boundcache\n"
         " \n"
+        "+import boundcache\n"
+        "+\n"
         " class A:\n"
         "-    @functools.lru_cache(maxsize=32)\n"
         "+    @boundcache.lru_cache(maxsize=32)\n"
         "     def m(self): pass\n"
+        " P = functools.partial\n"
     )
     assert err == "1 of 1 findings would be fixed in 1 files.\n"
     assert run("--diff", write(tmp_path / "b.py", CLEAN)) == (0, "", "0 of 0 findings would be fixed in 0 files.\n")
@@ -197,3 +201,18 @@ def test_python_dash_m_and_console_script(tmp_path):
     assert script is not None, "the boundcache console script is installed next to python"
     console = subprocess.run([script, "check", "--format", "json", str(path)], capture_output=True, text=True)
     assert console.returncode == 1 and json.loads(console.stdout)[0]["line"] == 4
+
+
+def test_a_pool_of_processes_gives_the_same_output(run, tmp_path, monkeypatch):
+    from boundcache.checker import cli
+
+    from checker_helpers import CORPUS
+
+    sequential = run(CORPUS)
+    monkeypatch.setattr(cli, "PARALLEL_MIN_FILES", 2)
+    calls = []
+    real = cli._check_parallel
+    monkeypatch.setattr(cli, "_check_parallel", lambda *a: calls.append(1) or real(*a))
+    assert run(CORPUS) == sequential
+    assert calls == [1]
+    assert sequential[0] == 1 and sequential[1].count("BC001") >= 40

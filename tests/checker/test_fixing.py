@@ -17,23 +17,29 @@ def fix(code: str, dedent: bool = True) -> str:
     return fix_source(source, check_source(source, "mod.py")).source
 
 
+HEADER = "import functools\nimport functools as ft\nfrom functools import cache, lru_cache, lru_cache as memo\n"
+FROM = "from functools import cache, lru_cache, lru_cache as memo\n"
+NO_FUNCTOOLS = HEADER.replace("import functools\n", "", 1)
+
+
 @pytest.mark.parametrize(
-    "before, after",
+    "before, after, header",
     [
-        ("@functools.lru_cache(maxsize=32)", "@boundcache.lru_cache(maxsize=32)"),
-        ("@functools.lru_cache", "@boundcache.lru_cache"),
-        ("@functools.cache", "@boundcache.cache"),
-        ("@ft.lru_cache()", "@boundcache.lru_cache()"),
-        ("@lru_cache", "@boundcache.lru_cache"),
-        ("@cache", "@boundcache.cache"),
-        ("@memo(typed=True)", "@boundcache.lru_cache(typed=True)"),
-        ("@(functools . lru_cache)(maxsize=None)", "@(boundcache.lru_cache)(maxsize=None)"),
+        # The import the rewrite left unused goes (F401), and nothing else.
+        ("@functools.lru_cache(maxsize=32)", "@boundcache.lru_cache(maxsize=32)", NO_FUNCTOOLS),
+        ("@functools.lru_cache", "@boundcache.lru_cache", NO_FUNCTOOLS),
+        ("@functools.cache", "@boundcache.cache", NO_FUNCTOOLS),
+        ("@ft.lru_cache()", "@boundcache.lru_cache()", HEADER.replace("import functools as ft\n", "")),
+        ("@lru_cache", "@boundcache.lru_cache", HEADER.replace(FROM, "from functools import cache, lru_cache as memo\n")),
+        ("@cache", "@boundcache.cache", HEADER.replace(FROM, "from functools import lru_cache, lru_cache as memo\n")),
+        ("@memo(typed=True)", "@boundcache.lru_cache(typed=True)", HEADER.replace(FROM, "from functools import cache, lru_cache\n")),
+        ("@(functools . lru_cache)(maxsize=None)", "@(boundcache.lru_cache)(maxsize=None)", NO_FUNCTOOLS),
     ],
 )
-def test_decorator_forms(before, after):
-    header = "import functools\nimport functools as ft\nfrom functools import cache, lru_cache, lru_cache as memo\n"
-    source = f"{header}\n\nclass A:\n    {before}\n    def m(self): pass\n"
-    expected = f"{header}import boundcache\n\n\nclass A:\n    {after}\n    def m(self): pass\n"
+def test_decorator_forms(before, after, header):
+    source = f"{HEADER}\n\nclass A:\n    {before}\n    def m(self): pass\n"
+    # boundcache is third party: a section of its own after the standard library.
+    expected = f"{header}\nimport boundcache\n\n\nclass A:\n    {after}\n    def m(self): pass\n"
     assert fix(source, dedent=False) == expected
 
 
@@ -43,8 +49,9 @@ def test_class_body_assignment_keeps_its_arguments():
         class A:
             m = functools.lru_cache(maxsize=None)(helper)  # why
         ''') == textwrap.dedent('''\
-        import functools
         import boundcache
+
+
         class A:
             m = boundcache.lru_cache(maxsize=None)(helper)  # why
         ''')
@@ -84,9 +91,9 @@ def test_import_goes_after_docstring_future_and_import_block():
 
         import os
         from functools import (
-            cache,
             partial,
         )  # trailing comment
+
         import boundcache
 
         CONSTANT = 1
@@ -113,6 +120,7 @@ def test_import_after_docstring_when_there_is_no_import_block_before_the_class()
         ''') == textwrap.dedent('''\
         """Doc."""
         import boundcache
+
         X = 1
         def make():
             from functools import cache
@@ -135,6 +143,8 @@ def test_import_block_after_the_class_is_too_late():
         ''') == textwrap.dedent('''\
         # header comment
         import boundcache
+
+
         @decorate
         class A:
             import functools
@@ -152,7 +162,8 @@ def test_existing_import_boundcache_is_reused():
             @functools.cache
             def m(self): pass
         '''
-    assert fix(code) == textwrap.dedent(code).replace("@functools.cache", "@boundcache.cache")
+    assert fix(code) == textwrap.dedent(code).replace("@functools.cache", "@boundcache.cache").replace(
+        "import functools\n", "")
 
 
 def test_alias_definition_is_rewritten_once_for_all_its_uses():
@@ -165,8 +176,8 @@ def test_alias_definition_is_rewritten_once_for_all_its_uses():
             @memo
             def n(self): pass
         ''') == textwrap.dedent('''\
-        import functools
         import boundcache
+
         memo = boundcache.lru_cache(maxsize=None)
         class A:
             @memo
@@ -186,8 +197,8 @@ def test_crlf_tabs_and_comments_are_kept_byte_for_byte():
         "\tdef m(self):\t\treturn 1\r\n"
     )
     assert fix(source, dedent=False) == (
-        "import functools\r\n"
         "import boundcache\r\n"
+        "\r\n"
         "\r\n"
         "class A:\r\n"
         "\t# a comment\r\n"
@@ -199,13 +210,13 @@ def test_crlf_tabs_and_comments_are_kept_byte_for_byte():
 def test_lone_carriage_returns_and_form_feeds():
     source = "import functools\r\x0cclass A:\r    @functools.cache\r    def m(self): pass\r"
     assert fix(source, dedent=False) == (
-        "import functools\rimport boundcache\r\x0cclass A:\r    @boundcache.cache\r    def m(self): pass\r"
+        "import boundcache\r\r\r\x0cclass A:\r    @boundcache.cache\r    def m(self): pass\r"
     )
 
 
 def test_no_final_newline():
     assert fix("import functools\nclass A:\n    @functools.cache\n    def m(self): pass", dedent=False) == (
-        "import functools\nimport boundcache\nclass A:\n    @boundcache.cache\n    def m(self): pass"
+        "import boundcache\n\n\nclass A:\n    @boundcache.cache\n    def m(self): pass"
     )
 
 
@@ -215,8 +226,9 @@ def test_non_ascii_on_the_line():
         class A:
             é = 1; m = functools.cache(len)  # ünïcode
         ''') == textwrap.dedent('''\
-        import functools
         import boundcache
+
+
         class A:
             é = 1; m = boundcache.cache(len)  # ünïcode
         ''')
@@ -254,7 +266,7 @@ def test_memoizer_nested_in_a_call_over_an_outside_function_is_not_rewritten():
     assert not p.fixable and p.message.endswith("; move the function into the class body to let boundcache see a method")
     assert q.fixable
     assert fix_source(source, [p, q]).source == source.replace(
-        "import functools\n", "import functools\nimport boundcache\n").replace(
+        "import functools\n", "import functools\n\nimport boundcache\n\n").replace(
         "property(functools.cache(lambda", "property(boundcache.cache(lambda")
 
 
@@ -278,11 +290,12 @@ def test_corpus_fix_is_minimal_compiles_and_is_idempotent(path):
     if not any(f.fixable for f in findings):  # third-party memoizers only
         assert fixed == source
         return
-    # The only changes: one added line, and each reference span replaced.
-    old_lines, new_lines = source.splitlines(True), fixed.splitlines(True)
-    inserted = [i for i, line in enumerate(new_lines) if line == "import boundcache\n"]
-    assert len(inserted) == 1
-    del new_lines[inserted[0]]
+    # The only changes: the import block (boundcache in, the functools names
+    # made unused out), blank lines around it, and each reference span replaced.
+    assert fixed.count("import boundcache\n") == 1
+    old_lines = _code_lines(source)
+    new_lines = _code_lines(fixed)
+    assert [i for i, _ in old_lines] == [i for i, _ in old_lines]
     assert len(new_lines) == len(old_lines)
     spans: dict[int, list] = {}
     for finding in findings:
@@ -290,8 +303,48 @@ def test_corpus_fix_is_minimal_compiles_and_is_idempotent(path):
             line, col, end_line, end_col = finding.span
             assert line == end_line  # all corpus references fit on a line
             spans.setdefault(line - 1, []).append((col, end_col, finding.replacement))
-    for index, (old, new) in enumerate(zip(old_lines, new_lines)):
+    for (index, old), (_, new) in zip(old_lines, new_lines):
         expected = old
         for col, end_col, replacement in sorted(set(spans.get(index, ())), reverse=True):
             expected = expected[:col] + replacement + expected[end_col:]
+        if "noqa:" in old and ("BC" in old or "B019" in old):  # the rewrite drops the noqa of the old rule
+            assert new.partition("  #")[0].rstrip() == expected.partition("  #")[0].rstrip()
+            continue
         assert new == expected, f"line {index + 1}"
+
+
+def _code_lines(source: str) -> list[tuple[int, str]]:
+    """(index, line) of the lines outside top-level imports, blank lines aside."""
+    tree = ast.parse(source)
+    skip = set()
+    for stmt in tree.body:
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            skip.update(range(stmt.lineno - 1, stmt.end_lineno))
+    return [(i, line) for i, line in enumerate(source.splitlines(True)) if i not in skip and line.strip()]
+
+
+@pytest.mark.parametrize(
+    "comment, after",
+    [
+        ("  # noqa: B019", ""),
+        ("  # noqa: BC001", ""),
+        ("  # noqa: B019, E501", "  # noqa: E501"),
+        ("  # noqa:B019,E501  # why", "  # noqa: E501  # why"),
+        ("  # why  # noqa: B019", "  # why"),
+        ("  # noqa: E501", "  # noqa: E501"),  # names another rule: kept
+    ],
+)
+def test_a_rewritten_line_loses_the_noqa_of_the_old_rule(comment, after):
+    # The definition of an alias is rewritten; its noqa named the trap.
+    source = f"import functools\nmemo = functools.lru_cache(maxsize=None){comment}\nclass A:\n    @memo\n    def m(self): pass\n"
+    assert fix(source, dedent=False) == (
+        f"import boundcache\n\nmemo = boundcache.lru_cache(maxsize=None){after}\n"
+        "class A:\n    @memo\n    def m(self): pass\n"
+    )
+
+
+def test_noqa_b019_is_a_synonym_and_nothing_is_rewritten():
+    source = "import functools\nclass A:\n    @functools.cache  # noqa: B019\n    def m(self): pass\n"
+    from boundcache.checker import noqa
+
+    assert noqa.apply(check_source(source, "m.py"), source) == []

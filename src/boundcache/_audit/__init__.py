@@ -68,6 +68,8 @@ class Analysis:
     retained_ids: list[set[int]]
     sizes: dict[int, int] = field(default_factory=dict)
     truncated: bool = False
+    # Per row, the pinned instances that are values in a bounded cache.
+    value_ids: list[set[int]] = field(default_factory=list)
 
     def report(self, keep=None) -> Report:
         keep = range(len(self.rows)) if keep is None else keep
@@ -143,7 +145,7 @@ def _row_template(w, kind: str) -> CacheRow:
 
 def _rows(caches, graph: Graph) -> Analysis:
     freed = graph.freed
-    rows, pinned_ids, retained_ids = [], [], []
+    rows, pinned_ids, retained_ids, value_ids = [], [], [], []
     sizes: dict[int, int] = {}
     for cache, row in caches:
         held = {owner for owner, _ in cache.holds}
@@ -161,6 +163,9 @@ def _rows(caches, graph: Graph) -> Analysis:
         for oid in missing:
             sizes[oid] = graph.size((oid,))
         classes = Counter(type(graph.obj(oid)).__name__ for oid in pinned)
+        values = set()
+        if row.maxsize is not None:
+            values = {oid for oid in pinned if is_value_type(type(graph.obj(oid)))}
         rows.append(
             replace(
                 row,
@@ -168,11 +173,49 @@ def _rows(caches, graph: Graph) -> Analysis:
                 held=len(held),
                 bytes=sum(sizes[oid] for oid in retained),
                 classes=tuple(sorted(classes.items(), key=lambda kv: (-kv[1], kv[0]))),
+                values=len(values),
             )
         )
         pinned_ids.append(pinned)
         retained_ids.append(retained)
-    return Analysis(rows, pinned_ids, retained_ids, sizes, graph.truncated)
+        value_ids.append(values)
+    return Analysis(rows, pinned_ids, retained_ids, sizes, graph.truncated, value_ids)
+
+
+_VALUE_BUILTINS = (tuple, int, float, complex, str, bytes, frozenset)
+
+
+def _defining_class(cls: type, name: str) -> type | None:
+    # Read the class dictionaries along the MRO: no user __getattr__ runs.
+    for base in getattr(cls, "__mro__", ()):
+        try:
+            if name in vars(base):
+                return base
+        except TypeError:
+            continue
+    return None
+
+
+def is_value_type(cls: type) -> bool:
+    """Do instances of ``cls`` compare and hash by value?
+
+    Tuples and named tuples (and subclasses of the other immutable builtins)
+    that keep the builtin's ``__eq__``/``__hash__``; frozen dataclasses with
+    generated equality; any class that defines both ``__eq__`` and a
+    ``__hash__`` of its own (value semantics, as a rule).
+    """
+    eq, hash_ = _defining_class(cls, "__eq__"), _defining_class(cls, "__hash__")
+    if eq is None or hash_ is None or eq is object or hash_ is object:
+        return False
+    own_hash = vars(hash_).get("__hash__")
+    if own_hash is None or own_hash is object.__hash__:
+        return False  # unhashable, or `__hash__ = object.__hash__`: identity
+    if eq in _VALUE_BUILTINS and hash_ in _VALUE_BUILTINS:
+        return True
+    params = getattr(cls, "__dataclass_params__", None)
+    if params is not None and getattr(params, "frozen", False) and getattr(params, "eq", False):
+        return True
+    return eq is not None and hash_ is not None
 
 
 def _retained_by(graph: Graph, cache: Cache, owners: set[int]) -> set[int]:

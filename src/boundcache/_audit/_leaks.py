@@ -28,19 +28,37 @@ def snapshot() -> dict[int, int]:
 
 @dataclass
 class Leaks:
-    ids: set[int]
-    message: str
+    ids: set[int]  # every instance reported, leaked or value
+    message: str  # why the test fails; "" if nothing fails it
+    values: str = ""  # the bounded caches of values, reported without failing
 
 
-def find(before: dict[int, int], exclude: set[int], forget=(), *, phase: str = "test") -> Leaks | None:
+def find(before: dict[int, int], exclude: set[int], forget=(), *, phase: str = "test",
+         strict: bool = False) -> Leaks | None:
+    """Pins of instances made during the test. Values held by bounded caches
+    (tuples, named tuples, frozen dataclasses...) fail it only if ``strict``;
+    they are described in ``Leaks.values`` otherwise."""
+
     def made_during_test(obj: object) -> bool:
         oid = id(obj)
         return before.get(oid) != id(type(obj)) and oid not in exclude
 
     result = analyse(is_candidate=made_during_test, forget=forget)
-    found = [(row, ids) for row, ids in zip(result.rows, result.pinned_ids) if ids]
-    if not found:
+    value_ids = result.value_ids or [set() for _ in result.rows]
+    everything = set().union(*(ids for ids in result.pinned_ids if ids)) if any(result.pinned_ids) else set()
+    if not everything:
         return None
+    found, values = [], []
+    for row, ids, vids in zip(result.rows, result.pinned_ids, value_ids):
+        if not ids:
+            continue
+        if strict or ids - vids:
+            found.append((row, ids))
+        else:
+            values.append(row)
+    value_text = _values_message(values, phase)
+    if not found:
+        return Leaks(everything, "", value_text)
     found.sort(key=lambda pair: (-pair[0].bytes, -pair[0].pinned, pair[0].name))
     ids = set().union(*(ids for _, ids in found))
     n = len(ids)
@@ -58,4 +76,17 @@ def find(before: dict[int, int], exclude: set[int], forget=(), *, phase: str = "
         "Nothing but the cache refers to them, so they are never freed. Use boundcache.lru_cache "
         "(one cache per instance, freed with it), or clear the cache after use."
     )
-    return Leaks(ids, "\n".join(lines))
+    return Leaks(everything, "\n".join(lines), value_text)
+
+
+def _values_message(rows, phase: str) -> str:
+    if not rows:
+        return ""
+    lines = [f"boundcache: values created during this {phase} are kept by bounded caches "
+             "(not a failure: equal values share entries, maxsize bounds them; "
+             "--boundcache-strict fails on them):"]
+    for row in sorted(rows, key=lambda r: (-r.bytes, r.name)):
+        classes = ", ".join(f"{count} {name}" for name, count in row.classes)
+        lines.append(f"  {row.kind} cache {row.name} (maxsize={row.maxsize}) keeps {row.pinned} "
+                     f"value{'s' if row.pinned != 1 else ''} ({classes}) holding {format_bytes(row.bytes)}")
+    return "\n".join(lines)

@@ -54,6 +54,16 @@ class CacheRow:
     maxsize: int | None = None
     # (class qualname, how many pinned instances), most first.
     classes: tuple[tuple[str, int], ...] = ()
+    # Of the pinned instances, how many are values (hashed and compared by
+    # value: tuples, named tuples, frozen dataclasses...) held by a bounded
+    # cache: equal values share its entries on purpose and maxsize bounds
+    # them, so they are their own kind of pin, not a leak of objects.
+    values: int = 0
+
+    @property
+    def leaks(self) -> int:
+        """Pinned instances that are not bounded values: the leak proper."""
+        return self.pinned - self.values
 
     @property
     def name(self) -> str:
@@ -83,6 +93,16 @@ class Report(list):
         """The rows that pin at least one instance."""
         return [row for row in self if row.pinned]
 
+    @property
+    def leaking(self) -> list[CacheRow]:
+        """The rows that pin an object: an unbounded cache, or an owner hashed by identity."""
+        return [row for row in self if row.leaks]
+
+    @property
+    def value_caches(self) -> list[CacheRow]:
+        """The bounded caches that keep values alive (``values`` > 0)."""
+        return [row for row in self if row.values]
+
     def __str__(self) -> str:
         return format_table(self)
 
@@ -104,6 +124,9 @@ def format_table(report: Report) -> str:
     head = f"boundcache.audit(): {_n(len(report), 'live cache')}, "
     if pinning:
         head += f"{len(pinning)} pinning {_n(report.total_pinned, 'instance')} ({format_bytes(report.total_bytes)})"
+        values = sum(row.values for row in report)
+        if values:
+            head += f", of which {_n(values, 'value')} in bounded caches"
     else:
         head += "none pins an instance"
     cells = [_HEADERS]
@@ -111,6 +134,8 @@ def format_table(report: Report) -> str:
         name = row.name
         if row.classes:
             name += "  [" + ", ".join(f"{n} {cls}" for cls, n in row.classes) + "]"
+        if row.values:
+            name += f"  (values: {row.values} of {row.pinned} pinned, bounded by maxsize={row.maxsize})"
         cells.append((format_bytes(row.bytes), str(row.pinned), str(row.held), str(row.entries), row.kind, name))
     widths = [max(len(line[i]) for line in cells) for i in range(len(_HEADERS) - 1)]
     lines = [head]

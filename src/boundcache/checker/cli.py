@@ -13,17 +13,21 @@ import io
 import os
 import sys
 import tokenize
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Sequence
 
-from . import noqa
+from . import noqa, syntax
 from .config import Config, ConfigError, discover, load
 from .files import iter_files
 from .finding import SYNTAX_CODE, Finding, check_source
 from .fixing import fix_source
+from .imports import style_for
 from .output import json_report, text_line, unified_diff
 
 PROG = "boundcache check"
+# From this many files on, they are checked by a pool of processes (one per core).
+PARALLEL_MIN_FILES = 64
+PARALLEL_MAX_WORKERS = 8
 
 
 class _Parser(argparse.ArgumentParser):
@@ -57,6 +61,27 @@ class FileResult:
     new: str | None = None  # the fixed text, when a fix changes something
     encoding: str = "utf-8"
     fixed: list[Finding] = field(default_factory=list)
+    unparsed: bool = False  # the findings are one BC900: the file did not parse
+
+
+def result_to_json(result: FileResult) -> dict:
+    return {
+        "findings": [asdict(f) for f in result.findings],
+        "fixed": [asdict(f) for f in result.fixed],
+        "old": result.old, "new": result.new, "encoding": result.encoding, "unparsed": result.unparsed,
+    }
+
+
+def result_from_json(data: dict | None) -> FileResult | None:
+    if not isinstance(data, dict):
+        return None
+
+    def finding(item: dict) -> Finding:
+        span = item.get("span")
+        return Finding(**{**item, "span": tuple(span) if span else None})
+
+    return FileResult([finding(f) for f in data["findings"]], data["old"], data["new"], data["encoding"],
+                      [finding(f) for f in data["fixed"]], data["unparsed"])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -81,11 +106,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     fixing = args.fix or args.diff
+    paths_checked = list(iter_files(paths, config))
+    results = _check_all(paths_checked, config, fixing)
     reported: list[Finding] = []
-    found = fixed = changed_files = 0
-    for path in iter_files(paths, config):
-        result = check_file(path, config, fix=fixing)
-        found += len(result.findings) + len(result.fixed)
+    found = fixed = changed_files = unparsed = 0
+    for path in paths_checked:
+        result = results[path]
+        unparsed += result.unparsed
+        found += sum(1 for f in result.findings if f.code != SYNTAX_CODE) + len(result.fixed)
         if result.new is not None:
             if args.diff:
                 sys.stdout.write(unified_diff(path, result.old or "", result.new))
@@ -112,9 +140,64 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(text_line(finding))
     if fixing:
         verb = "would be fixed" if args.diff else "fixed"
-        print(f"{fixed} of {found} findings {verb} in {changed_files} files.", file=sys.stderr)
+        # A file that does not parse is no finding: said apart.
+        tail = f" {unparsed} file{'s' if unparsed != 1 else ''} could not be parsed." if unparsed else ""
+        print(f"{fixed} of {found} findings {verb} in {changed_files} files.{tail}", file=sys.stderr)
         return 1 if reported or (args.diff and fixed) else 0
     return 1 if reported else 0
+
+
+def _check_all(paths: list[str], config: Config, fix: bool) -> dict[str, FileResult]:
+    if len(paths) < PARALLEL_MIN_FILES:
+        results = {path: check_file(path, config, fix=fix) for path in paths}
+    else:
+        results = _check_parallel(paths, config, fix)
+    # What this Python cannot parse, a newer one may: one child process for all.
+    pending = [p for p, r in results.items() if r.unparsed]
+    if pending:
+        for _, python in syntax.newer_pythons():
+            answer = syntax.check_elsewhere(python, pending, config.extend_decorators, fix)
+            if answer is None:
+                continue
+            for path in pending:
+                other = result_from_json(answer["results"].get(path))
+                if other is not None:
+                    results[path] = other  # parsed, or its BC900 from the newest Python
+            break
+    return results
+
+
+def _workers() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _check_one(task: tuple[str, Config, bool]) -> FileResult:
+    path, config, fix = task
+    return check_file(path, config, fix=fix)
+
+
+def _check_parallel(paths: list[str], config: Config, fix: bool) -> dict[str, FileResult]:
+    """One process per core; results in the order of ``paths``."""
+    workers = min(_workers(), PARALLEL_MAX_WORKERS)
+    if workers < 2:
+        return {path: check_file(path, config, fix=fix) for path in paths}
+    import multiprocessing
+    import threading
+
+    # fork starts in milliseconds; with other threads running it is unsafe, so spawn.
+    methods = multiprocessing.get_all_start_methods()
+    method = "fork" if "fork" in methods and threading.active_count() == 1 else "spawn"
+    context = multiprocessing.get_context(method)
+    tasks = [(path, config, fix) for path in paths]
+    try:
+        with context.Pool(workers) as pool:
+            checked = pool.map(_check_one, tasks, chunksize=max(1, min(32, len(paths) // (workers * 8))))
+    except (OSError, ImportError):  # no processes here (sandbox, no /dev/shm): one at a time
+        checked = [_check_one(task) for task in tasks]
+    return dict(zip(paths, checked))
 
 
 def check_file(path: str, config: Config, fix: bool = False) -> FileResult:
@@ -129,15 +212,15 @@ def check_file(path: str, config: Config, fix: bool = False) -> FileResult:
 
     findings = check_source(source, path, config.memoizers)
     if findings and findings[0].code == SYNTAX_CODE:
-        return FileResult(findings)
+        return FileResult(findings, unparsed=True)
     findings = noqa.apply(findings, source)
     result = FileResult(findings, old=source, encoding=encoding)
     if fix and any(f.fixable for f in findings):
-        outcome = fix_source(source, findings)
+        outcome = fix_source(source, findings, style=style_for(path))
         if outcome.fixed:
             try:
-                ast.parse(outcome.source)
-            except SyntaxError:  # a bug of ours: never write a broken file
+                syntax.parse(outcome.source)
+            except (SyntaxError, ValueError):  # a bug of ours: never write a broken file
                 print(f"{PROG}: internal error: the fix of {path} does not parse; "
                       "file left unchanged", file=sys.stderr)
                 return result

@@ -6,6 +6,9 @@ Keys (anything else is an error, so that a typo is not silently ignored):
     qualified names of more memoizers keyed on their arguments, such as
     ``"cachetools.func.lru_cache"`` or ``"mypkg.caching.memoize"``.  They are
     reported, never rewritten (their arguments need not mean boundcache's).
+``vendor-dirs``
+    names of directories holding vendored code (copied from elsewhere), skipped
+    while walking; default ``["_vendor", "vendor"]``, ``[]`` checks them too.
 ``exclude``
     glob patterns of files and directories to skip while walking, matched
     against the path relative to the pyproject's directory and against the
@@ -33,7 +36,9 @@ except ImportError:  # pragma: no cover - 3.10
         _toml = None  # type: ignore[assignment]
 
 _QUALNAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
-KEYS = ("extend-decorators", "exclude")
+KEYS = ("extend-decorators", "exclude", "vendor-dirs")
+# A fix there would add a runtime dependency to code copied from elsewhere.
+DEFAULT_VENDOR_DIRS = ("_vendor", "vendor")
 
 
 class ConfigError(Exception):
@@ -46,6 +51,7 @@ class Config:
     exclude: tuple[str, ...] = ()
     root: str = "."  # the directory exclude patterns are relative to
     source: str | None = None  # the pyproject.toml read, if any
+    vendor_dirs: tuple[str, ...] = DEFAULT_VENDOR_DIRS
 
     @property
     def memoizers(self) -> frozenset[str]:
@@ -116,7 +122,9 @@ def _config(table: dict[str, Any], path: str) -> Config:
                 "such as 'cachetools.func.lru_cache'"
             )
     exclude = _strings(table, "exclude", path)
-    return Config(tuple(decorators), tuple(exclude), os.path.dirname(os.path.abspath(path)), path)
+    vendor = _strings(table, "vendor-dirs", path) if "vendor-dirs" in table else list(DEFAULT_VENDOR_DIRS)
+    return Config(tuple(decorators), tuple(exclude), os.path.dirname(os.path.abspath(path)), path,
+                  tuple(vendor))
 
 
 def _strings(table: dict[str, Any], key: str, path: str) -> list[str]:
@@ -147,7 +155,8 @@ _TOKEN = re.compile(
 _ESCAPES = {"b": "\b", "t": "\t", "n": "\n", "f": "\f", "r": "\r", '"': '"', "\\": "\\"}
 
 
-def _mini_table(text: str, path: str) -> dict[str, Any] | None:
+def _mini_table(text: str, path: str, name: str = "tool.boundcache") -> dict[str, Any] | None:
+    header_pattern = r"\[\s*" + r"\s*\.\s*".join(map(re.escape, name.split("."))) + r"\s*\]"
     lines = text.splitlines()
     table: dict[str, Any] | None = None
     inside = False
@@ -159,10 +168,10 @@ def _mini_table(text: str, path: str) -> dict[str, Any] | None:
             continue
         if line.startswith("["):
             header = line.split("#", 1)[0].strip()
-            inside = re.fullmatch(r"\[\s*tool\s*\.\s*boundcache\s*\]", header) is not None
+            inside = re.fullmatch(header_pattern, header) is not None
             if inside:
                 if table is not None:
-                    raise ConfigError(f"{path}: invalid TOML: [tool.boundcache] defined twice")
+                    raise ConfigError(f"{path}: invalid TOML: [{name}] defined twice")
                 table = {}
             continue
         if not inside:

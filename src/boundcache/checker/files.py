@@ -36,7 +36,7 @@ def iter_files(paths: Sequence[str], config: Config) -> Iterator[str]:
 
 
 def _skip_directory(path: str, name: str, config: Config) -> bool:
-    if name.startswith(".") or name in _SKIPPED_DIRECTORIES:
+    if name.startswith(".") or name in _SKIPPED_DIRECTORIES or name in config.vendor_dirs:
         return True
     if os.path.exists(os.path.join(path, "pyvenv.cfg")) or os.path.isdir(os.path.join(path, "conda-meta")):
         return True

@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import ast
 import io
+import sys
 import warnings
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 from .names import Ref, Resolver, Scope, module_name_for
+from .syntax import needed_version, parse
 
 CODE = "BC001"
 SYNTAX_CODE = "BC900"
@@ -50,6 +52,48 @@ _ENUM_BASES = frozenset({
     "enum.Enum", "enum.IntEnum", "enum.StrEnum", "enum.Flag", "enum.IntFlag", "enum.ReprEnum",
 })
 _ENUM_METACLASSES = frozenset({"enum.EnumMeta", "enum.EnumType"})
+
+# The single switch for pydantic models.  boundcache's decorators do not yet
+# define on a pydantic BaseModel (pydantic inspects every class attribute), so
+# a rewrite could produce a model that fails to define: methods of classes
+# deriving from BaseModel are reported, not rewritten.  Set this to True once
+# boundcache and pydantic agree (the compatibility work); the tests in
+# tests/checker/test_class_kinds.py say what changes.
+FIX_PYDANTIC_MODELS = False
+
+_NAMEDTUPLE_CLASSES = frozenset({"typing.NamedTuple", "typing_extensions.NamedTuple"})
+_NAMEDTUPLE_FACTORIES = frozenset({
+    "collections.namedtuple", "typing.NamedTuple", "typing_extensions.NamedTuple",
+})
+_PYDANTIC_BASES = frozenset({"pydantic.BaseModel", "pydantic.main.BaseModel", "pydantic.v1.BaseModel"})
+_DATACLASS = frozenset({"dataclasses.dataclass"})
+# Bases that add no __dict__ and no __weakref__ to a class with __slots__
+# (they declare `__slots__ = ()` themselves, or are object).
+_SLOTTED_BASES = frozenset({
+    "builtins.object", "typing.Generic", "typing.Protocol", "abc.ABC",
+    "collections.abc.Hashable", "collections.abc.Iterable", "collections.abc.Sized",
+    "collections.abc.Container", "collections.abc.Sequence", "collections.abc.Mapping",
+})
+# Slots that give boundcache somewhere to keep a per-instance cache (contract 3.5).
+_STORAGE_SLOTS = frozenset({"__dict__", "__weakref__", "__boundcache__"})
+
+
+@dataclass(frozen=True)
+class ClassKind:
+    """What the class body says about where a per-instance cache could live.
+
+    ``storage`` is True when boundcache can keep its caches on the instances
+    (a ``__dict__``, or a ``__weakref__``/``__boundcache__`` slot), False when
+    it certainly cannot, None when this file does not say (a ``__slots__``
+    without those names over a base defined elsewhere).
+    """
+
+    storage: bool | None = True
+    tuple_based: bool = False  # a NamedTuple/namedtuple/tuple subclass
+    value: bool = False  # equality and hash come from the value
+    pydantic: bool = False
+    slots_from: str = ""  # the class whose __slots__ leaves no room
+    what: str = ""  # "a NamedTuple", "a frozen dataclass"...
 
 
 @dataclass(frozen=True)
@@ -105,9 +149,9 @@ def check_source(
         if not relevant and _compiles(source, path):
             return []
         try:
-            tree = ast.parse(source, filename=path)
+            tree = parse(source, path)  # newer syntax masked, if need be
         except (SyntaxError, ValueError) as error:
-            return [syntax_finding(path, error)]
+            return [syntax_finding(path, error, source)]
     if not relevant:
         return []
     return analyze(tree, source_lines(source), path, memoizers, walrus=":=" in source)
@@ -126,11 +170,14 @@ def _compiles(source: str, path: str) -> bool:
     return True
 
 
-def syntax_finding(path: str, error: Exception) -> Finding:
+def syntax_finding(path: str, error: Exception, source: str = "") -> Finding:
     line = getattr(error, "lineno", None) or 1
     col = getattr(error, "offset", None) or 1
     message = getattr(error, "msg", None) or str(error)
-    return Finding(path, line, max(col, 1), SYNTAX_CODE, f"{SYNTAX_CODE} cannot parse: {message}")
+    running = "%d.%d" % sys.version_info[:2]
+    needed = needed_version(source, error) if source else None
+    hint = f" (Python {running}; it needs Python {needed} or newer)" if needed else f" (Python {running})"
+    return Finding(path, line, max(col, 1), SYNTAX_CODE, f"{SYNTAX_CODE} cannot parse: {message}{hint}")
 
 
 def analyze(
@@ -143,7 +190,7 @@ def analyze(
     module = module_name_for(path)
     is_package = path.endswith("__init__.py")
     resolver = Resolver(tree, module, is_package, prefer=memoizers, walrus=walrus)
-    finder = _Finder(resolver, lines, path, memoizers)
+    finder = _Finder(resolver, lines, path, memoizers, tree)
     return sorted(finder.run(), key=lambda f: (f.line, f.col))
 
 
@@ -154,14 +201,19 @@ class _Match:
     fix_node: ast.expr | None  # the reference to rewrite: node, or an alias's definition
     fixable: bool
     note: str = ""  # why there is no automatic fix, when it is not obvious
+    call: ast.Call | None = None  # the memoizer's call, `lru_cache(maxsize=None)`, if any
 
 
 class _Finder:
-    def __init__(self, resolver: Resolver, lines: list[str], path: str, memoizers: frozenset[str]):
+    def __init__(self, resolver: Resolver, lines: list[str], path: str, memoizers: frozenset[str],
+                 tree: ast.Module | None = None):
         self.resolver = resolver
         self.lines = lines
         self.path = path
         self.memoizers = memoizers
+        self.tree = tree
+        self._kinds: dict[int, ClassKind] = {}
+        self._calls: dict[int, ast.Call] | None = None
 
     def run(self) -> Iterator[Finding]:
         for node, scope in list(self.resolver.scopes.items()):
@@ -214,7 +266,7 @@ class _Finder:
         for decorator in fn.decorator_list:
             match = self._decorator_match(decorator, scope)
             if match is not None:
-                yield self._finding(match, f"{cls.name}.{fn.name}")
+                yield self._finding(match, f"{cls.name}.{fn.name}", cls, scope)
 
     def _decorator_match(self, expr: ast.expr, scope: Scope) -> _Match | None:
         ref = self.resolver.resolve(expr, scope)
@@ -224,14 +276,26 @@ class _Finder:
         if isinstance(expr, ast.Call):
             ref = self.resolver.resolve(expr.func, scope)
             if ref is not None and not ref.called and ref.qualname in self.memoizers:
-                return self._match(expr.func, ref)  # `@lru_cache(maxsize=32)`
+                return self._match(expr.func, ref, expr)  # `@lru_cache(maxsize=32)`
         return None
 
-    def _match(self, node: ast.expr, ref: Ref) -> _Match:
+    def _match(self, node: ast.expr, ref: Ref, call: ast.Call | None = None) -> _Match:
         # `@memo` with `memo = lru_cache(maxsize=None)` is fixed where memo is
         # defined: on plain functions boundcache behaves exactly as functools.
         fix_node = ref.origin if ref.called else node
-        return _Match(node, ref.qualname, fix_node, fixable=fix_node is not None and ref.qualname in FIXABLE)
+        if ref.called and ref.origin is not None:
+            call = self._call_of(ref.origin)
+        return _Match(node, ref.qualname, fix_node, fixable=fix_node is not None and ref.qualname in FIXABLE,
+                      call=call)
+
+    def _call_of(self, func: ast.expr) -> ast.Call | None:
+        if self._calls is None:
+            self._calls = {}
+            if self.tree is not None:
+                for node in ast.walk(self.tree):
+                    if isinstance(node, ast.Call):
+                        self._calls[id(node.func)] = node
+        return self._calls.get(id(func))
 
     # -- class-body assignments ----------------------------------------------
 
@@ -249,7 +313,7 @@ class _Finder:
             if ref is not None and ref.qualname in self.memoizers:
                 # `lru_cache(f)` wraps f; `lru_cache(128)` only makes a decorator.
                 if ref.called or not isinstance(wrapped, ast.Constant):
-                    match = self._match(func, ref)
+                    match = self._match(func, ref, None if ref.called else value)
             elif isinstance(func, ast.Call):
                 match = self._decorator_match(func, scope)  # `lru_cache(maxsize=None)(f)`
             if match is not None:
@@ -260,7 +324,7 @@ class _Finder:
                     # is a method (contract 3).  Rewriting would not help.
                     match.fixable = False
                     match.note = "; move the function into the class body to let boundcache see a method"
-                yield self._finding(match, f"{cls.name}.{name}")
+                yield self._finding(match, f"{cls.name}.{name}", cls, scope)
                 return
         for arg in value.args:  # `property(lru_cache(f))`
             yield from self._check_wrapped(cls, name, arg, scope, direct=False)
@@ -278,21 +342,133 @@ class _Finder:
             return byte_col
         return len(text.encode("utf-8")[:byte_col].decode("utf-8", errors="replace"))
 
-    def _finding(self, match: _Match, method: str) -> Finding:
+    def _finding(self, match: _Match, method: str, cls: ast.ClassDef, scope: Scope) -> Finding:
         node = match.node
         line, col = node.lineno, self._char_col(node.lineno, node.col_offset)
         replacement = span = None
+        kind = self._class_kind(cls, scope)
+        bounded = _bounded(match)
+        blocker = _blocker(kind, cls.name, bounded)
         note = match.note
-        if match.fixable and match.fix_node is not None:
+        if blocker:
+            note = blocker
+        elif match.fixable and match.fix_node is not None:
             candidate = self._span(match.fix_node)
             if "#" in self._text(candidate):
                 note = "; a comment inside the reference keeps it from being rewritten"
             else:
                 replacement, span = f"boundcache.{FIXABLE[match.qualname]}", candidate
         advice = f"; use {replacement}" if replacement else note
-        message = (f"{CODE} {match.qualname} on method {method} keeps every instance it is "
-                   f"called on alive (its cache is keyed on self){advice}")
+        if kind.value and bounded:
+            # Equal values share entries on purpose and maxsize bounds them:
+            # not the leak of the identity-keyed case (contract 6, docs/audit.md).
+            what = f"{cls.name} ({kind.what})" if kind.what else cls.name
+            message = (f"{CODE} {match.qualname} on method {method} keys its bounded cache on self, "
+                       f"a value of {what} hashed by value: equal values share entries and up to "
+                       f"maxsize of them stay alive after their use{advice}")
+        elif kind.value and bounded is False:
+            what = f"{cls.name} ({kind.what})" if kind.what else cls.name
+            message = (f"{CODE} {match.qualname} on method {method} keeps every distinct value of "
+                       f"{what} it is called on alive (an unbounded cache keyed on self){advice}")
+        else:
+            message = (f"{CODE} {match.qualname} on method {method} keeps every instance it is "
+                       f"called on alive (its cache is keyed on self){advice}")
         return Finding(self.path, line, col + 1, CODE, message, span=span, replacement=replacement)
+
+    # -- what the class allows ----------------------------------------------
+
+    def _class_kind(self, cls: ast.ClassDef, scope: Scope) -> ClassKind:
+        key = id(cls)
+        got = self._kinds.get(key)
+        if got is None:
+            self._kinds[key] = ClassKind(storage=None)  # a cycle of bases: unknown
+            got = self._kinds[key] = self._compute_kind(cls, scope)
+        return got
+
+    def _compute_kind(self, cls: ast.ClassDef, scope: Scope) -> ClassKind:
+        outer = scope.parent or scope
+        pos = (cls.lineno, cls.col_offset)
+        value = pydantic = tuple_based = False
+        what = ""
+        base_storage: list[bool | None] = []
+        for base in cls.bases:
+            target = base.value if isinstance(base, ast.Subscript) else base  # Generic[T]
+            if isinstance(base, ast.Call):
+                if self._qualname(base.func, outer, pos) in _NAMEDTUPLE_FACTORIES:
+                    # namedtuple("P", "x y"): a tuple with `__slots__ = ()`.
+                    tuple_based = value = True
+                    what = what or "a namedtuple subclass"
+                    base_storage.append(False)
+                    continue
+                base_storage.append(None)
+                continue
+            qualname = self._qualname(target, outer, pos)
+            if qualname in _NAMEDTUPLE_CLASSES:
+                # The class body *is* the named tuple: `__slots__ = ()` is
+                # forced on it, and a tuple subclass takes no other slot.
+                return ClassKind(storage=False, tuple_based=True, value=True,
+                                 slots_from=cls.name, what="a NamedTuple")
+            if qualname in _PYDANTIC_BASES:
+                pydantic = True
+                base_storage.append(True)
+                continue
+            if qualname == "builtins.tuple":
+                tuple_based = value = True
+                what = what or "a tuple subclass"
+                base_storage.append(False)
+                continue
+            if qualname in _SLOTTED_BASES:
+                base_storage.append(False)
+                continue
+            node = None
+            if isinstance(target, ast.Name):
+                binding = self.resolver.lookup(target.id, outer, pos)
+                node = getattr(binding, "node", None)
+            if isinstance(node, ast.ClassDef):
+                inner = self._class_kind(node, self.resolver.scope_of(node))
+                pydantic = pydantic or inner.pydantic
+                tuple_based = tuple_based or inner.tuple_based
+                value = value or inner.value
+                what = what or inner.what.replace("a NamedTuple", "a NamedTuple subclass")
+                base_storage.append(inner.storage)
+                continue
+            base_storage.append(None)  # defined elsewhere: it may give a __dict__ or not
+        if not cls.bases:
+            base_storage.append(False)
+
+        slots = _own_slots(cls)
+        for decorator in cls.decorator_list:
+            call = decorator if isinstance(decorator, ast.Call) else None
+            target = decorator.func if call is not None else decorator
+            if self._qualname(target, outer, pos) not in _DATACLASS or call is None:
+                continue
+            options = {k.arg: k.value for k in call.keywords if k.arg}
+            if _true(options.get("frozen")):
+                value = True
+                what = what or "a frozen dataclass"
+            if _true(options.get("slots")):
+                slots = ["__weakref__"] if _true(options.get("weakref_slot")) else []
+            elif "slots" in options and not _false(options.get("slots")):
+                slots = None  # slots=<expression>: unknown
+        methods = {s.name for s in cls.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))}
+        if not value and {"__eq__", "__hash__"} <= methods:
+            value = True  # its own __eq__ and __hash__: by value, as a rule
+
+        if slots is _NO_SLOTS:
+            storage: bool | None = True  # no __slots__ of its own: a __dict__
+        elif slots is None:
+            storage = None
+        elif _STORAGE_SLOTS.intersection(slots):
+            storage = True
+        elif any(b is True for b in base_storage):
+            storage = True
+        elif any(b is None for b in base_storage):
+            storage = None
+        else:
+            storage = False
+        slots_from = cls.name if storage is not True else ""
+        return ClassKind(storage=storage, tuple_based=tuple_based, value=value, pydantic=pydantic,
+                         slots_from=slots_from, what=what)
 
     def _text(self, span: tuple[int, int, int, int]) -> str:
         line, col, end_line, end_col = span
@@ -305,6 +481,100 @@ class _Finder:
         end_line = node.end_lineno or node.lineno
         return (node.lineno, self._char_col(node.lineno, node.col_offset),
                 end_line, self._char_col(end_line, node.end_col_offset or 0))
+
+
+_NO_SLOTS: list[str] = []  # sentinel: the class body has no __slots__
+
+
+def _own_slots(cls: ast.ClassDef) -> list[str] | None:
+    """The names in the class body's ``__slots__``; ``_NO_SLOTS`` if it has
+    none, None if it is not a literal this checker can read."""
+    found: list[str] | None = _NO_SLOTS
+    for stmt in cls.body:
+        if isinstance(stmt, ast.Assign):
+            targets, value = stmt.targets, stmt.value
+        elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+            targets, value = [stmt.target], stmt.value
+        else:
+            continue
+        if not any(isinstance(t, ast.Name) and t.id == "__slots__" for t in targets):
+            continue
+        if isinstance(value, ast.Constant) and isinstance(value.value, str):
+            found = [value.value]
+        elif isinstance(value, (ast.Tuple, ast.List, ast.Set)):
+            items = value.elts
+            found = [e.value for e in items if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+            if len(found) != len(items):
+                found = None
+        elif isinstance(value, ast.Dict):
+            keys = value.keys
+            found = [k.value for k in keys if isinstance(k, ast.Constant) and isinstance(k.value, str)]
+            if len(found) != len(keys):
+                found = None
+        else:
+            found = None
+    return found
+
+
+def _true(node: ast.expr | None) -> bool:
+    return isinstance(node, ast.Constant) and node.value is True
+
+
+def _false(node: ast.expr | None) -> bool:
+    return isinstance(node, ast.Constant) and node.value is False
+
+
+def _bounded(match: _Match) -> bool | None:
+    """Is the cache bounded? None when this checker cannot tell."""
+    if match.qualname == "functools.cache":
+        return False
+    if match.qualname != "functools.lru_cache":
+        return None
+    call = match.call
+    if call is None:
+        return True  # `@lru_cache`: maxsize=128
+    for keyword in call.keywords:
+        if keyword.arg == "maxsize":
+            return _maxsize_bounded(keyword.value)
+    if call.args:
+        return _maxsize_bounded(call.args[0], callable_ok=True)
+    return True
+
+
+def _maxsize_bounded(node: ast.expr, callable_ok: bool = False) -> bool | None:
+    if isinstance(node, ast.Constant):
+        if node.value is None:
+            return False
+        return True if isinstance(node.value, int) else None
+    # `lru_cache(helper)` wraps a function with maxsize=128.
+    return True if callable_ok and isinstance(node, (ast.Name, ast.Attribute, ast.Lambda)) else None
+
+
+_KEYED_BY_VALUE = "@boundcache.lru_cache(maxsize=N, key=lambda self, *args: (tuple(self), *args))"
+
+
+def _blocker(kind: ClassKind, name: str, bounded: bool | None) -> str:
+    """Why rewriting to boundcache would not work for this class ("" if it would)."""
+    if kind.pydantic and not FIX_PYDANTIC_MODELS:
+        return (f"; not rewritten: {name} is a pydantic model, on which boundcache's decorators "
+                "are not supported yet")
+    if kind.storage is True:
+        return ""
+    if kind.tuple_based:
+        keep = ("keep functools (its cache is bounded) and add `# noqa: BC001`" if bounded
+                else "bound it, functools.lru_cache(maxsize=N)")
+        return (f"; not rewritten: boundcache cannot keep a per-instance cache on {name}, a tuple "
+                "(no __dict__, and CPython takes no '__weakref__' or other slot in a tuple "
+                f"subclass's __slots__): {keep}, or share entries between equal values without "
+                f"pinning them, {_KEYED_BY_VALUE}")
+    if kind.storage is False:
+        return (f"; not rewritten: {kind.slots_from} has __slots__ without '__weakref__' or "
+                "'__boundcache__', so boundcache would have nowhere to keep its cache (TypeError "
+                f"at the first call): add '__boundcache__' to {kind.slots_from}.__slots__ "
+                "(for @dataclass(slots=True): weakref_slot=True) and rerun --fix")
+    return (f"; not rewritten: {name} has __slots__ without '__weakref__' or '__boundcache__' and "
+            "a base class this file does not show, which may or may not give it a __dict__: "
+            f"add '__boundcache__' to {name}.__slots__ and rerun --fix")
 
 
 def _class_body(body: list[ast.stmt]) -> Iterator[ast.stmt]:

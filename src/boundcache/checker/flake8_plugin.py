@@ -5,6 +5,9 @@ and applies ``# noqa`` itself; we reuse its tree and its lines.  Extra
 memoizers come from the same ``[tool.boundcache]`` table the command reads,
 found from the checked file's directory.  ``exclude`` is the command's
 business: under flake8, use flake8's own ``exclude``/``per-file-ignores``.
+
+flake8 knows nothing of our synonym ``# noqa: B019`` (bugbear's code for the
+same trap): the plugin drops those findings itself, unless ``--disable-noqa``.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import os
 from typing import Iterator
 
 from .config import Config, discover
+from . import noqa
 from .finding import analyze, needles
 
 try:
@@ -34,6 +38,11 @@ def _config_for(directory: str) -> Config:
 class Flake8Plugin:
     name = "boundcache"
     version = _VERSION
+    disable_noqa = False
+
+    @classmethod
+    def parse_options(cls, options) -> None:
+        cls.disable_noqa = bool(getattr(options, "disable_noqa", False))
 
     def __init__(self, tree: ast.Module, filename: str, lines: list[str]) -> None:
         self.tree = tree
@@ -48,6 +57,11 @@ class Flake8Plugin:
         if source.isascii() and not any(word in source for word in needles(memoizers)):
             return
         path = self.filename if real_file else ""
-        for finding in analyze(self.tree, self.lines, path, memoizers):
+        findings = analyze(self.tree, self.lines, path, memoizers)
+        if findings and not self.disable_noqa:
+            silenced = {line for line, codes in noqa.noqa_lines(source).items()
+                        if any(s.startswith(c) for c in codes for s in noqa.SYNONYMS["BC001"])}
+            findings = [f for f in findings if f.line not in silenced]
+        for finding in findings:
             # flake8 wants a 0-based column and adds 1 when printing.
             yield finding.line, finding.col - 1, finding.message, type(self)

@@ -19,6 +19,10 @@ _CODE = re.compile(r"[A-Z]+[0-9]*", re.IGNORECASE)
 
 ALL = frozenset({"*"})  # a bare `# noqa`
 
+# Other tools' codes for the same finding: ruff's and flake8-bugbear's B019
+# silences BC001 too (projects that know the trap already wrote it).
+SYNONYMS = {"BC001": ("B019",)}
+
 
 def noqa_lines(source: str) -> dict[int, frozenset[str]]:
     """Map line number to the codes silenced there (``ALL`` for a bare noqa)."""
@@ -70,7 +74,45 @@ def is_silenced(code: str, line: int, noqa: dict[int, frozenset[str]]) -> bool:
     codes = noqa.get(line)
     if not codes:
         return False
-    return codes is ALL or "*" in codes or any(code.startswith(c) for c in codes)
+    if codes is ALL or "*" in codes:
+        return True
+    names = (code, *SYNONYMS.get(code, ()))
+    return any(name.startswith(c) for c in codes for name in names)
+
+
+def comments(source: str, lines: set[int]) -> list[tuple[int, int, int, str]]:
+    """The comments on ``lines``: (line, start col, end col, text), columns in characters."""
+    found = []
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(source, newline="").readline):
+            if token.type == tokenize.COMMENT and token.start[0] in lines:
+                found.append((token.start[0], token.start[1], token.end[1], token.string))
+    except (tokenize.TokenError, SyntaxError):
+        pass
+    return found
+
+
+def without_codes(comment: str, drop: frozenset[str]) -> str | None:
+    """``comment`` with the codes in ``drop`` taken out of its noqa, or None
+    if it names none of them.  An emptied noqa goes with its codes."""
+    match = _NOQA.search(comment)
+    if match is None or not match.group("codes"):
+        return None
+    codes = _CODE.findall(match.group("codes"))
+    kept = [c for c in codes if c.upper() not in drop]
+    if len(kept) == len(codes):
+        return None
+    # What followed the codes (`  # why`), without the separator we consumed.
+    rest = comment[match.end():]
+    if kept:
+        return comment[:match.start()] + "# noqa: " + ", ".join(kept) + ("  " + rest.lstrip() if rest.strip() else "")
+    head = comment[:match.start()].rstrip()
+    tail = rest.strip()
+    if tail and not tail.startswith("#"):
+        tail = "# " + tail  # what followed the codes stays a comment
+    if head in ("", "#"):
+        return tail
+    return head + ("  " + tail if tail else "")
 
 
 def apply(findings: Iterable, source: str) -> list:

@@ -32,3 +32,18 @@ class Quiet:
     @functools.lru_cache(typed="# noqa" == "")  # expect: BC001 (a string is no comment)
     def g(self):
         return 7
+
+
+class KnownToRuff:
+    # ruff's and flake8-bugbear's code for the same trap: a synonym.
+    @functools.lru_cache  # noqa: B019
+    def h(self):
+        return 8
+
+    @functools.lru_cache  # noqa: E501, B019
+    def i(self):
+        return 9
+
+    @functools.lru_cache  # noqa: B009 expect: BC001
+    def j(self):
+        return 10
