@@ -235,10 +235,23 @@ bool read_clock(Options* o, double& now) {
     }
     Ref t(PyObject_CallNoArgs(o->timer));
     if (!t) return false;
-    now = PyFloat_AsDouble(t.get());
-    if (now == -1.0 && PyErr_Occurred()) {
+    PyNumberMethods* nb = Py_TYPE(t.get())->tp_as_number;
+    if (!PyFloat_Check(t.get()) && !(nb && (nb->nb_float || nb->nb_index))) {
         PyErr_Format(PyExc_TypeError, "boundcache: timer= must return a number of seconds, not %.100s",
                      Py_TYPE(t.get())->tp_name);
+        return false;
+    }
+    // A number's own conversion error (its __float__ raised, an int too
+    // large for a float) is the caller's to see, unchanged.
+    now = PyFloat_AsDouble(t.get());
+    if (now == -1.0 && PyErr_Occurred()) return false;
+    // Deadlines are compared with `>`: with NaN or an infinity, no entry
+    // would ever be live, nor ever expire to be purged.
+    if (!std::isfinite(now)) {
+        PyErr_Format(PyExc_ValueError,
+                     "boundcache: timer= returned %R; it must return a finite number of seconds that never "
+                     "decreases, as time.monotonic() does",
+                     t.get());
         return false;
     }
     return true;
