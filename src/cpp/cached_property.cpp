@@ -18,12 +18,15 @@
 
 namespace bc {
 
+struct CachedPropertyObject;
+
 namespace {
 
 struct Flight {
-    Flight(void* owner, Flight* next) noexcept : owner(owner), next(next) {}
+    Flight(void* owner, CachedPropertyObject* prop, Flight* next) noexcept;
     void* owner;
     FlightGate gate;
+    CachedPropertyObject* prop;  // whose `flights` list this is in; alive while the flight is
     int refs = 1;  // the computing thread and every waiter
     Flight* next;
 };
@@ -40,12 +43,34 @@ struct CachedPropertyObject {
 
 namespace {
 
-void drop_flight(Flight* f) {
-    if (--f->refs == 0) {
+void drop_flight(Flight* f, int refs = 1) {
+    f->refs -= refs;
+    if (f->refs == 0) {
         f->~Flight();
         PyMem_Free(f);
     }
 }
+
+void unlink_flight(Flight* f) {
+    for (Flight** link = &f->prop->flights; *link; link = &(*link)->next) {
+        if (*link == f) {
+            *link = f->next;
+            break;
+        }
+    }
+}
+
+Flight* flight_of(FlightGate* gate) { return (Flight*)((char*)gate - offsetof(Flight, gate)); }
+
+// Fork (flight_gate.hpp): the computing thread held the property (`keep` in
+// property_get), so the list lives.
+const FlightKind flight_kind = {
+    [](FlightGate* gate) { unlink_flight(flight_of(gate)); },
+    [](FlightGate* gate, int refs) { drop_flight(flight_of(gate), refs); },
+};
+
+Flight::Flight(void* owner, CachedPropertyObject* prop, Flight* next) noexcept
+    : owner(owner), gate(&flight_kind), prop(prop), next(next) {}
 
 bool is_slotted(PyObject* self) { return Py_IS_TYPE(self, &SlottedCachedProperty_Type); }
 
@@ -89,18 +114,13 @@ PyObject* compute(CachedPropertyObject* p, PyObject* obj, bool register_flight) 
     if (register_flight) {
         void* mem = PyMem_Malloc(sizeof(Flight));
         if (!mem) return PyErr_NoMemory();
-        f = new (mem) Flight(obj, p->flights);
+        f = new (mem) Flight(obj, p, p->flights);
         p->flights = f;
     }
     Ref value(PyObject_CallOneArg(func.get(), obj));
     int stored = value ? store_value(p, obj, value.get()) : -1;
     if (f) {
-        for (Flight** link = &p->flights; *link; link = &(*link)->next) {
-            if (*link == f) {
-                *link = f->next;
-                break;
-            }
-        }
+        unlink_flight(f);
         f->gate.finish();
         drop_flight(f);
     }
@@ -142,6 +162,9 @@ static PyObject* property_get(PyObject* self, PyObject* obj, PyObject*) {
         while (f && f->owner != obj) f = f->next;
         if (!f) return compute(p, obj, true);
         if (f->gate.computing_here()) return compute(p, obj, false);
+        // No user code from the search to the wait: f is not orphaned (a
+        // fork detaches orphans from the list), and a fork while waiting
+        // leaves this thread behind.
         f->refs++;
         bool waited = f->gate.wait();
         drop_flight(f);
