@@ -157,19 +157,25 @@ class Reading:
 
 
 @pytest.mark.parametrize(
-    "reading, error",
+    "make_reading, error",
     [
-        (Reading(KeyboardInterrupt()), KeyboardInterrupt),
-        (Reading(Boom("no float")), Boom),
-        (Reading(TypeError("__float__ refused")), TypeError),
-        (10**400, OverflowError),  # an int too large for a float
+        (lambda: Reading(KeyboardInterrupt()), KeyboardInterrupt),
+        (lambda: Reading(Boom("no float")), Boom),
+        (lambda: Reading(TypeError("__float__ refused")), TypeError),
+        (lambda: 10**400, OverflowError),  # an int too large for a float
     ],
     ids=["KeyboardInterrupt", "own-error", "TypeError", "huge-int"],
 )
-def test_errors_converting_the_timer_reading_propagate_unchanged(reading, error):
+def test_errors_converting_the_timer_reading_propagate_unchanged(make_reading, error):
     # Regression: every error raised by the conversion, KeyboardInterrupt
     # included, became a TypeError saying the timer returned no number.
-    @boundcache.lru_cache(ttl=10, timer=lambda: reading)
+    readings = []
+
+    def timer():
+        readings.append(make_reading())
+        return readings[-1]
+
+    @boundcache.lru_cache(ttl=10, timer=timer)
     def f(x):
         return x
 
@@ -177,8 +183,8 @@ def test_errors_converting_the_timer_reading_propagate_unchanged(reading, error)
         with pytest.raises(error) as info:
             call()
         assert "must return a number of seconds" not in str(info.value)
-        if isinstance(reading, Reading):
-            assert info.value is reading.error
+        if isinstance(readings[-1], Reading):
+            assert info.value is readings[-1].error
 
 
 @pytest.mark.parametrize("reading", [3, 3.0, fractions.Fraction(7, 2), True])
