@@ -1,6 +1,7 @@
 """Contract section 4: cached_property."""
 
 import functools
+import gc
 import threading
 import weakref
 
@@ -151,16 +152,310 @@ def test_slots_with_weakref_only():
     assert w.value is w.value
 
 
-def test_slots_with_nowhere_to_store_raises():
+def test_slots_with_nowhere_to_store_raises_before_computing():
+    # Regression: the getter ran, its value was thrown away, then the error
+    # came, on every read. functools refuses first, with this message.
+    calls = []
+
     class Bare:
-        __slots__ = ()
+        __slots__ = ("x",)
 
         @boundcache.cached_property
         def value(self):
+            calls.append(self)
             return 1
 
-    with pytest.raises(TypeError, match="__boundcache__"):
-        Bare().value
+    b = Bare()
+    for _ in range(2):
+        with pytest.raises(TypeError) as info:
+            b.value
+        message = str(info.value)
+        assert message.startswith("No '__dict__' attribute on 'Bare' instance to cache 'value' property.")
+        assert "'__boundcache__'" in message and "'__weakref__'" in message  # the fix
+    with pytest.raises(TypeError, match="No '__dict__' attribute on 'Bare'"):
+        b.value = 2  # the slotted variant's assignment says the same
+    assert calls == []
+
+
+# ---- owners that functools refuses ----
+
+
+def test_a_class_through_a_metaclass_is_refused_before_computing():
+    # Regression: the value went straight into the class's own namespace,
+    # behind the type attribute cache: subclasses read stale entries, and a
+    # getter that assigned the attribute left freed memory in that cache.
+    calls = []
+
+    class Meta(type):
+        @boundcache.cached_property
+        def prop(cls):
+            calls.append(cls)
+            cls.prop = "assigned"  # what crashed: a write during the computation
+            return "computed"
+
+    class Base(metaclass=Meta):
+        pass
+
+    class Child(Base):
+        pass
+
+    message = "The '__dict__' attribute on 'Meta' instance does not support item assignment for caching 'prop' property."
+    for owner in (Base, Child, Base):
+        with pytest.raises(TypeError) as info:
+            owner.prop
+        assert str(info.value) == message
+    assert calls == [] and "prop" not in vars(Base) and "prop" not in vars(Child)
+    assert isinstance(Meta.prop, boundcache.cached_property)
+
+
+def test_a_class_refusal_matches_functools():
+    def run(cached_property):
+        class Meta(type):
+            @cached_property
+            def prop(cls):
+                return 1
+
+        class Owner(metaclass=Meta):
+            pass
+
+        with pytest.raises(TypeError) as info:
+            Owner.prop
+        return str(info.value)
+
+    assert run(boundcache.cached_property) == run(functools.cached_property)
+
+
+def test_a_data_descriptor_subclass_on_a_metaclass_reads_the_class_namespace():
+    # As functools: __get__ first looks in the class's own __dict__ (reached
+    # only when a subclass defines __set__), and stores nothing there.
+    class ReadOnly(boundcache.cached_property):
+        def __set__(self, obj, value):
+            raise AttributeError("read only")
+
+    class Meta(type):
+        @ReadOnly
+        def prop(cls):
+            raise AssertionError("not called")
+
+    class Owner(metaclass=Meta):
+        prop = "in the namespace"
+
+    class Empty(metaclass=Meta):
+        pass
+
+    assert Owner.prop == "in the namespace"
+    with pytest.raises(TypeError, match="does not support item assignment"):
+        Empty.prop
+
+
+def test_a_slotted_property_needs_a_str_name():
+    # Regression: a non-str name was accepted; comparing it with the other
+    # properties' names failed, and assignment then returned a result with
+    # an exception set (SystemError).
+    class Slotted:
+        __slots__ = ("__weakref__",)
+
+        @boundcache.cached_property
+        def a(self):
+            return "a"
+
+    prop = boundcache.cached_property(lambda self: 1)
+    with pytest.raises(TypeError, match="needs a str attribute name, not int"):
+        prop.__set_name__(Slotted, 1)
+    assert prop.attrname is None and type(prop) is boundcache.cached_property
+    prop.__set_name__(Slotted, "b")
+    with pytest.raises(TypeError, match="needs a str attribute name, not tuple"):
+        prop.attrname = (1,)
+    s = Slotted()
+    assert s.a == "a"
+    Slotted.b = prop
+    assert s.b == 1
+    s.b = 2
+    assert s.b == 2 and s.a == "a"
+    # Any key goes in an instance __dict__, as with functools.
+    in_dict = boundcache.cached_property(lambda self: "v")
+    in_dict.__set_name__(Report, 3)
+    r = Report([])
+    assert in_dict.__get__(r) == "v" and vars(r)[3] == "v"
+
+
+# ---- subclasses (contract 4) ----
+
+
+class Counting(boundcache.cached_property):
+    """Counts reads through __get__, then defers to cached_property."""
+
+    def __init__(self, func, label="counted"):
+        super().__init__(func)
+        self.label = label
+        self.gets = 0
+        self.names = []
+
+    def __set_name__(self, owner, name):
+        self.names.append(name)
+        super().__set_name__(owner, name)
+
+    def __get__(self, obj, owner=None):
+        self.gets += 1
+        return super().__get__(obj, owner)
+
+
+def test_subclass_with_its_own_init_get_and_set_name():
+    calls = []
+
+    class Owner:
+        @Counting
+        def value(self):
+            """The value."""
+            calls.append(self)
+            return [len(calls)]
+
+        @functools.partial(Counting, label="other")
+        def other(self):
+            return "o"
+
+    prop = Owner.__dict__["value"]
+    assert type(prop) is Counting and isinstance(prop, boundcache.cached_property)
+    assert prop.names == ["value"] and prop.attrname == "value" and prop.label == "counted"
+    assert prop.__doc__ == "The value." and Owner.__dict__["other"].label == "other"
+    o = Owner()
+    assert o.value == [1] and o.value == [1]
+    assert vars(o)["value"] == [1] and len(calls) == 1
+    assert prop.gets == 1  # a non-data descriptor: the second read found the instance __dict__
+    assert Owner.value is prop and prop.gets == 2
+
+
+def test_subclass_defining_set_still_caches():
+    # CPython's test_functools test_subclass_with___set__.
+    class ReadOnly(boundcache.cached_property):
+        def __set__(self, obj, value):
+            raise AttributeError("read only property")
+
+    class Test:
+        def __init__(self, prop):
+            self._prop = prop
+
+        @ReadOnly
+        def prop(self):
+            return self._prop
+
+    t = Test(1)
+    assert t.prop == 1
+    t._prop = 999
+    assert t.prop == 1
+    with pytest.raises(AttributeError, match="read only"):
+        t.prop = 2
+
+
+@pytest.mark.parametrize("slots", [("__boundcache__",), ("__weakref__",), ("__boundcache__", "__weakref__")])
+def test_subclass_on_a_class_without_dict(slots, no_gc):
+    class Value:
+        pass
+
+    calls = []
+
+    class Owner:
+        __slots__ = slots
+
+        @Counting
+        def value(self):
+            calls.append(None)
+            return Value()
+
+    prop = Owner.__dict__["value"]
+    # Still the subclass, with its state, and a data descriptor now.
+    assert isinstance(prop, Counting) and isinstance(prop, boundcache.cached_property)
+    assert type(prop).__name__ == "Counting" and type(prop).__qualname__ == "Counting"
+    assert prop.names == ["value"] and prop.label == "counted"
+    assert hasattr(type(prop), "__set__") and hasattr(type(prop), "__delete__")
+    o = Owner()
+    first = o.value
+    assert o.value is first and len(calls) == 1 and prop.gets == 2
+    del o.value
+    second = o.value
+    assert second is not first and len(calls) == 2
+    o.value = "set"
+    assert o.value == "set"
+    del o.value
+    r = weakref.ref(o.value)
+    del o
+    assert r() is None  # the value dies with its owner
+    assert Owner.value is prop
+
+
+def test_subclass_overriding_set_on_a_class_without_dict():
+    class ReadOnly(boundcache.cached_property):
+        def __set__(self, obj, value):
+            raise AttributeError("read only property")
+
+    class Owner:
+        __slots__ = ("__weakref__",)
+
+        @ReadOnly
+        def value(self):
+            return [1]
+
+    o = Owner()
+    assert o.value is o.value
+    with pytest.raises(AttributeError, match="read only"):
+        o.value = 2
+    del o.value  # the slotted variant's own __delete__
+    assert o.value == [1]
+
+
+def test_subclass_instances_are_collected(no_gc):
+    # A subclass instance has a __dict__ and a __weakref__: a cycle through
+    # its function is found by the GC.
+    def make():
+        class Owner:
+            __slots__ = ("__weakref__",)
+
+            @Counting
+            def value(self):
+                return Owner
+
+        o = Owner()
+        assert o.value is Owner
+        return weakref.ref(Owner.__dict__["value"]), weakref.ref(Owner)
+
+    prop_ref, owner_ref = make()
+    gc.collect()
+    assert prop_ref() is None and owner_ref() is None
+
+
+def test_subclass_of_the_slotted_variant():
+    from boundcache._core import SlottedCachedProperty
+
+    class Mine(SlottedCachedProperty):
+        pass
+
+    class Owner:
+        __slots__ = ("__boundcache__",)
+
+        @Mine
+        def value(self):
+            return [2]
+
+    assert type(Owner.__dict__["value"]) is Mine
+    o = Owner()
+    assert o.value is o.value and o.value == [2]
+
+
+def test_init_and_new_as_functools():
+    with pytest.raises(TypeError):
+        boundcache.cached_property()
+    prop = boundcache.cached_property.__new__(boundcache.cached_property)
+    assert prop.func is None and prop.attrname is None
+
+    class Owner:
+        value = prop
+
+    with pytest.raises(ReferenceError, match="never initialised"):
+        Owner().value
+    prop.__init__(lambda self: 5)
+    assert prop.attrname is None  # __init__ forgets the name, as functools'
+    prop.__set_name__(Owner, "value")
+    assert Owner().value == 5
 
 
 def test_concurrent_first_reads_compute_once():

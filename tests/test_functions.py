@@ -158,6 +158,37 @@ def test_cache_info_clear_parameters():
     assert f.cache_info() == (0, 0, 7, 0)
 
 
+def cache_method_owners(lru_cache):
+    """A cached function, Cls.m and obj.m, made with this lru_cache."""
+
+    @lru_cache
+    def f(x):
+        return x
+
+    class Owner:
+        @lru_cache
+        def m(self, x):
+            return x
+
+    return {"function": f, "Cls.m": Owner.m, "obj.m": Owner().m}
+
+
+@pytest.mark.parametrize("owner", ["function", "Cls.m", "obj.m"])
+@pytest.mark.parametrize("method", ["cache_info", "cache_clear", "cache_parameters"])
+def test_signature_of_the_cache_methods(owner, method):
+    # Regression: inspect.signature() raised ValueError where functools gives
+    # "()" (3.12: all three; 3.10 and 3.11: cache_parameters, a Python
+    # function there; 3.13 infers it for any C method without arguments).
+    ours = inspect.signature(getattr(cache_method_owners(boundcache.lru_cache)[owner], method))
+    assert str(ours) == "()"
+    try:
+        theirs = inspect.signature(getattr(cache_method_owners(functools.lru_cache)[owner], method))
+    except ValueError:  # functools has none for its C methods before 3.12
+        theirs = None
+    assert theirs is None or ours == theirs
+    assert getattr(cache_method_owners(boundcache.lru_cache)[owner], method).__doc__  # still documented
+
+
 @boundcache.lru_cache
 def module_level(x):
     return x + 1

@@ -124,6 +124,69 @@ def test_a_timer_that_returns_no_number_is_a_clear_type_error(reading):
         f.cache_info()
 
 
+@pytest.mark.parametrize("reading", [math.nan, -math.nan, math.inf, -math.inf])
+def test_a_timer_that_returns_no_finite_number_is_refused(reading):
+    # Regression: NaN was accepted (no entry ever hit, and expired ones were
+    # never purged, yet counted). An infinity is as broken: every deadline
+    # would be inf, never after now.
+    calls = []
+
+    @boundcache.lru_cache(ttl=10, timer=lambda: reading)
+    def f(x):
+        calls.append(x)
+        return x
+
+    for call in (lambda: f(1), f.cache_info):
+        with pytest.raises(ValueError, match=f"timer= returned {reading!r}; it must return a finite number"):
+            call()
+    assert calls == []
+
+
+class Boom(Exception):
+    pass
+
+
+class Reading:
+    """A timer reading whose conversion to float raises `error`."""
+
+    def __init__(self, error):
+        self.error = error
+
+    def __float__(self):
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    "make_reading, error",
+    [
+        (lambda: Reading(KeyboardInterrupt()), KeyboardInterrupt),
+        (lambda: Reading(Boom("no float")), Boom),
+        (lambda: Reading(TypeError("__float__ refused")), TypeError),
+        (lambda: 10**400, OverflowError),  # an int too large for a float
+    ],
+    ids=["KeyboardInterrupt", "own-error", "TypeError", "huge-int"],
+)
+def test_errors_converting_the_timer_reading_propagate_unchanged(make_reading, error):
+    # Regression: every error raised by the conversion, KeyboardInterrupt
+    # included, became a TypeError saying the timer returned no number.
+    readings = []
+
+    def timer():
+        readings.append(make_reading())
+        return readings[-1]
+
+    @boundcache.lru_cache(ttl=10, timer=timer)
+    def f(x):
+        return x
+
+    for call in (lambda: f(1), f.cache_info):
+        with pytest.raises(error) as info:
+            call()
+        assert "must return a number of seconds" not in str(info.value)
+        if isinstance(readings[-1], Reading):
+            assert info.value is readings[-1].error
+
+
 @pytest.mark.parametrize("reading", [3, 3.0, fractions.Fraction(7, 2), True])
 def test_a_timer_may_return_any_real_number(reading):
     clock = [reading]

@@ -11,6 +11,7 @@ decides, once per decorated function, which wrapper to build.
 
 from __future__ import annotations
 
+import os as _os
 from functools import update_wrapper as _update_wrapper
 from numbers import Real as _Real
 from time import monotonic as _monotonic
@@ -21,8 +22,15 @@ from ._core import (
     CachedFunction,
     CachedMethod,
     CacheInfo,
+    _after_fork_child,
     cached_property,
 )
+
+# A fork keeps only the forking thread: computations that other threads had
+# in progress (lock=True misses, cached_property first reads) are dropped in
+# the child, which would otherwise wait for them forever.
+if hasattr(_os, "register_at_fork"):
+    _os.register_at_fork(after_in_child=_after_fork_child)
 
 __all__ = [
     "BoundCachedMethod",

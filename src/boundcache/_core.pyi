@@ -160,3 +160,6 @@ class cached_property(Generic[_T_co]):
     # Like typeshed's functools.cached_property: assigning to the attribute
     # on an instance is allowed (it replaces the cached value).
     def __set__(self, instance: object, value: _T_co) -> None: ...  # type: ignore[misc]  # pyright: ignore[reportGeneralTypeIssues]
+
+def _after_fork_child() -> None:
+    """Run in a forked child: forget the computations of the threads the fork left behind."""

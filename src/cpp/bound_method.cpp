@@ -181,9 +181,14 @@ static PyObject* bound_repr(PyObject* self) {
 }
 
 static PyMethodDef bound_methods[] = {
-    {"cache_info", bound_cache_info, METH_NOARGS, "Report this instance's cache statistics."},
-    {"cache_clear", bound_cache_clear, METH_NOARGS, "Clear this instance's cache and statistics."},
-    {"cache_parameters", bound_cache_parameters, METH_NOARGS, "{'maxsize': ..., 'typed': ...}"},
+    // "name($self, /)\n--\n\n" gives inspect.signature() its "()", as
+    // functools' methods have (3.13 infers it for METH_NOARGS; 3.10-3.12 do not).
+    {"cache_info", bound_cache_info, METH_NOARGS,
+     "cache_info($self, /)\n--\n\nReport this instance's cache statistics."},
+    {"cache_clear", bound_cache_clear, METH_NOARGS,
+     "cache_clear($self, /)\n--\n\nClear this instance's cache and statistics."},
+    {"cache_parameters", bound_cache_parameters, METH_NOARGS,
+     "cache_parameters($self, /)\n--\n\n{'maxsize': ..., 'typed': ...}"},
     {"__reduce__", bound_reduce, METH_NOARGS, nullptr},
     {nullptr, nullptr, 0, nullptr},
 };

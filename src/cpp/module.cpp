@@ -3,6 +3,7 @@
 // Single-phase initialisation with static types: the module is shared by
 // the legacy subinterpreters of a process and refuses to load in an
 // interpreter with its own GIL (CPython raises a clear ImportError there).
+#include "flight_gate.hpp"
 #include "objects.hpp"
 
 namespace bc {
@@ -39,12 +40,25 @@ static PyObject* make_cache_info_type() {
     return type;
 }
 
+// os.register_at_fork(after_in_child=...), from the package: the child starts
+// with no computation in flight but its own (flight_gate.hpp).
+static PyObject* after_fork_child(PyObject*, PyObject*) {
+    FlightGate::after_fork_child();
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef core_functions[] = {
+    {"_after_fork_child", after_fork_child, METH_NOARGS,
+     "_after_fork_child($module, /)\n--\n\nForget the computations of threads that a fork left behind."},
+    {nullptr, nullptr, 0, nullptr},
+};
+
 static struct PyModuleDef core_module = {
     PyModuleDef_HEAD_INIT,
     "boundcache._core",
     "The C++ core of boundcache: wrappers, per-instance storage and the LRU store.",
     -1,
-    nullptr,
+    core_functions,
 };
 
 // Static types and module-wide objects are set up once per process: a second

@@ -40,6 +40,7 @@ namespace bc {
 struct FlightObject {
     PyObject_HEAD
     FlightGate gate;
+    Options* options;    // the wrapper's, whose FlightMap files this flight
     const Table* table;  // the table the outcome is for
     Py_hash_t hash;
     PyObject* key;       // strong: the key being computed
@@ -72,22 +73,6 @@ void init_flight_type() {
     Flight_Type.tp_flags = Py_TPFLAGS_DEFAULT;
     Flight_Type.tp_dealloc = flight_dealloc;
     Flight_Type.tp_doc = "A cached call in progress, which other threads wait for (lock=True).";
-}
-
-// Steals `key`. Allocates nothing tracked by the GC, so it runs no user code.
-static FlightObject* new_flight(const Table& t, Py_hash_t hash, PyObject* key) {
-    auto* f = PyObject_New(FlightObject, &Flight_Type);
-    if (!f) {
-        Py_DECREF(key);
-        return nullptr;
-    }
-    new (&f->gate) FlightGate();
-    f->table = &t;
-    f->hash = hash;
-    f->key = key;
-    f->next = nullptr;
-    f->result = f->exc_type = f->exc_value = f->exc_tb = nullptr;
-    return f;
 }
 
 // The flights of one wrapper's calls in progress, by (table, hash): open
@@ -206,6 +191,44 @@ private:
     uint32_t used_ = 0;
 };
 
+static FlightObject* flight_of(FlightGate* gate) {
+    return (FlightObject*)((char*)gate - offsetof(FlightObject, gate));
+}
+
+// At a fork that its computing thread did not survive. The flight is filed:
+// its computation files it before anything that could run user code (and so
+// let another thread fork), and unfiles it right before finishing its gate.
+// The wrapper, hence its map, lives: the vanished caller held it.
+static void flight_detach(FlightGate* gate) {
+    FlightObject* f = flight_of(gate);
+    f->options->flights->unfile(f);  // frees nothing: the computing thread's reference is still counted
+    f->options->flight_changes++;
+}
+
+static void flight_release(FlightGate* gate, int refs) {
+    FlightObject* f = flight_of(gate);
+    while (refs-- > 0) Py_DECREF((PyObject*)f);
+}
+
+static const FlightKind flight_kind = {flight_detach, flight_release};
+
+// Steals `key`. Allocates nothing tracked by the GC, so it runs no user code.
+static FlightObject* new_flight(Options* o, const Table& t, Py_hash_t hash, PyObject* key) {
+    auto* f = PyObject_New(FlightObject, &Flight_Type);
+    if (!f) {
+        Py_DECREF(key);
+        return nullptr;
+    }
+    new (&f->gate) FlightGate(&flight_kind);
+    f->options = o;
+    f->table = &t;
+    f->hash = hash;
+    f->key = key;
+    f->next = nullptr;
+    f->result = f->exc_type = f->exc_value = f->exc_tb = nullptr;
+    return f;
+}
+
 namespace {
 
 // A key given by the key= function: the object itself, with its own hash
@@ -235,10 +258,23 @@ bool read_clock(Options* o, double& now) {
     }
     Ref t(PyObject_CallNoArgs(o->timer));
     if (!t) return false;
-    now = PyFloat_AsDouble(t.get());
-    if (now == -1.0 && PyErr_Occurred()) {
+    PyNumberMethods* nb = Py_TYPE(t.get())->tp_as_number;
+    if (!PyFloat_Check(t.get()) && !(nb && (nb->nb_float || nb->nb_index))) {
         PyErr_Format(PyExc_TypeError, "boundcache: timer= must return a number of seconds, not %.100s",
                      Py_TYPE(t.get())->tp_name);
+        return false;
+    }
+    // A number's own conversion error (its __float__ raised, an int too
+    // large for a float) is the caller's to see, unchanged.
+    now = PyFloat_AsDouble(t.get());
+    if (now == -1.0 && PyErr_Occurred()) return false;
+    // Deadlines are compared with `>`: with NaN or an infinity, no entry
+    // would ever be live, nor ever expire to be purged.
+    if (!std::isfinite(now)) {
+        PyErr_Format(PyExc_ValueError,
+                     "boundcache: timer= returned %R; it must return a finite number of seconds that never "
+                     "decreases, as time.monotonic() does",
+                     t.get());
         return false;
     }
     return true;
@@ -329,18 +365,23 @@ PyObject* flight_call(CachedFunctionObject* w, Table& t, const Key& key, Py_hash
     if (!stored) return nullptr;
     Ref flight;  // the flight of an equal key, if one is in progress
     for (;;) {
-        uint64_t changes = o->flight_changes;
-        flight = Ref::borrow((PyObject*)o->flights->chain(&t, hash));
-        while (flight) {
-            auto* f = (FlightObject*)flight.get();
-            int eq = key.equals(f->key);
-            if (eq < 0) return nullptr;
-            if (eq) break;
-            flight = Ref::borrow((PyObject*)f->next);
+        for (;;) {
+            uint64_t changes = o->flight_changes;
+            flight = Ref::borrow((PyObject*)o->flights->chain(&t, hash));
+            while (flight) {
+                auto* f = (FlightObject*)flight.get();
+                int eq = key.equals(f->key);
+                if (eq < 0) return nullptr;
+                if (eq) break;
+                flight = Ref::borrow((PyObject*)f->next);
+            }
+            // __eq__ ran user code, during which flights may have been filed
+            // or removed (a removed one's chain ends early): then look again.
+            if (flight || o->flight_changes == changes) break;
         }
-        // __eq__ ran user code, during which flights may have been filed or
-        // removed (a removed one's chain ends early): then look again.
-        if (flight || o->flight_changes == changes) break;
+        // A flight orphaned by a fork (run in __eq__) has no outcome and is
+        // no longer filed: look again, and compute if nobody else does.
+        if (!flight || !((FlightObject*)flight.get())->gate.orphaned()) break;
     }
     if (flight) {
         auto* f = (FlightObject*)flight.get();
@@ -353,6 +394,7 @@ PyObject* flight_call(CachedFunctionObject* w, Table& t, const Key& key, Py_hash
             return nullptr;
         }
         if (!f->gate.wait()) return nullptr;
+        // Not orphaned: a fork leaves no thread blocked in wait().
         if (f->result) {
             t.count_hit();
             return Py_NewRef(f->result);
@@ -361,7 +403,7 @@ PyObject* flight_call(CachedFunctionObject* w, Table& t, const Key& key, Py_hash
         PyErr_Restore(Py_XNewRef(f->exc_type), Py_XNewRef(f->exc_value), Py_XNewRef(f->exc_tb));
         return nullptr;
     }
-    auto* f = new_flight(t, hash, stored.release());
+    auto* f = new_flight(o, t, hash, stored.release());
     if (!f) return nullptr;
     flight.reset((PyObject*)f);
     // No user code ran since the look.

@@ -374,12 +374,15 @@ static PyObject* wrapper_repr(PyObject* self) {
                                 qualname.get());
 }
 
+// "name($self, /)\n--\n\n": the text signature, as functools' methods have
+// (inspect.signature() infers none for METH_NOARGS before 3.13).
 static PyMethodDef wrapper_methods[] = {
     {"cache_info", wrapper_cache_info, METH_NOARGS,
-     "Report cache statistics: for a method, summed over every instance."},
+     "cache_info($self, /)\n--\n\nReport cache statistics: for a method, summed over every instance."},
     {"cache_clear", wrapper_cache_clear, METH_NOARGS,
-     "Clear the cache and its statistics: for a method, every live instance's."},
-    {"cache_parameters", wrapper_cache_parameters, METH_NOARGS, "{'maxsize': ..., 'typed': ...}"},
+     "cache_clear($self, /)\n--\n\nClear the cache and its statistics: for a method, every live instance's."},
+    {"cache_parameters", wrapper_cache_parameters, METH_NOARGS,
+     "cache_parameters($self, /)\n--\n\n{'maxsize': ..., 'typed': ...}"},
     {"__reduce__", wrapper_reduce, METH_NOARGS, nullptr},
     {"__copy__", wrapper_copy, METH_NOARGS, nullptr},
     {"__deepcopy__", wrapper_copy, METH_O, nullptr},
