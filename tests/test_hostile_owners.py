@@ -10,6 +10,7 @@ LD_PRELOAD included)."""
 import copy
 import gc
 import os
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -350,10 +351,14 @@ def test_copy_of_owner_without_weakrefs_starts_empty(no_gc):
     a = IntOwner(1)
     a.tag = "a"
     first = a.m()
+    assert a.m() is first
     b = copy.copy(a)
     assert vars(b)["__boundcache__"] is vars(a)["__boundcache__"]
     assert b.m() is not first
-    assert a.m() is first
+    for clone in (copy.deepcopy(a), pickle.loads(pickle.dumps(a))):
+        assert clone == a and clone.tag == "a"
+        assert clone.m() is not first
+        assert clone.m() is clone.m()
 
 
 def test_owner_without_weakrefs_never_sees_a_dead_owners_entries(no_gc):

@@ -514,9 +514,15 @@ static PyObject* ticket_repr(PyObject* self) {
     return instance_caches_repr(c);
 }
 
+// Pickles as an empty container of nobody (the ticket type is not
+// importable): the unpickled owner attaches its own on its first call.
+static PyObject* ticket_reduce(PyObject*, PyObject*) {
+    return Py_BuildValue("(O())", (PyObject*)&InstanceCaches_Type);
+}
+
 static PyMethodDef ticket_methods[] = {
     // A copy or an unpickled owner starts with an empty container of nobody.
-    {"__reduce__", instance_caches_reduce, METH_NOARGS, nullptr},
+    {"__reduce__", ticket_reduce, METH_NOARGS, nullptr},
     {"__copy__", instance_caches_copy, METH_NOARGS, nullptr},
     {"__deepcopy__", instance_caches_copy, METH_O, nullptr},
     {nullptr, nullptr, 0, nullptr},
