@@ -158,7 +158,7 @@ def _owner_classes():
 @pytest.mark.parametrize("cls_index", [0, 1, 2])
 def test_values_freed_on_evict_clear_and_owner_death(cls_index, nogc):
     Cls = _owner_classes()[cls_index]
-    weak_before = len(_core._weak_table)
+    weak_before = len(_core._weak_table_containers())
     freed = []
     obj = Cls()
 
@@ -181,7 +181,7 @@ def test_values_freed_on_evict_clear_and_owner_death(cls_index, nogc):
     del obj
     assert sorted(freed) == [1, 2, 3, 4, 5, 6]
     assert Cls.m.cache_info().currsize == 0
-    assert len(_core._weak_table) == weak_before
+    assert len(_core._weak_table_containers()) == weak_before
 
 
 def test_result_referring_to_owner_is_collectable():
@@ -402,11 +402,11 @@ def test_mixed_workload_traced_memory_settles():
 
 
 def test_weak_table_emptied_when_owners_die(nogc):
-    before = len(_core._weak_table)
+    before = len(_core._weak_table_containers())
     objs = [_WeakOnly() for _ in range(50)]
     for o in objs:
         o.m(1)
-    assert len(_core._weak_table) == before + 50
+    assert len(_core._weak_table_containers()) == before + 50
     del o
     objs.clear()
-    assert len(_core._weak_table) == before
+    assert len(_core._weak_table_containers()) == before

@@ -46,6 +46,9 @@ static int bound_clear(PyObject* self) {
     return 0;
 }
 
+// Releasing the wrapper and the instance runs user code (the instance's
+// finalizer, the wrapper's dealloc): by then this object is untracked with
+// refcount 0 and nothing refers to it, so that code cannot reach it.
 static void bound_dealloc(PyObject* self) {
     PyObject_GC_UnTrack(self);
     bound_clear(self);

@@ -1,7 +1,10 @@
 // Per-owner storage (contract 3.5): one InstanceCaches container per owner,
 // kept in the owner's __dict__ under "__boundcache__", or in a "__boundcache__"
 // slot, or, for owners with neither that support weak references, in a
-// module-level table keyed by identity and emptied by a weakref callback.
+// process-wide table keyed by identity and emptied by a weakref callback. That
+// table is a C++ map, not a Python object: user code cannot reach it (a dict
+// was found by gc.get_referrers of a container and filled with other
+// objects, which lookups then took for containers).
 //
 // The container holds only a weak reference to its owner, so an owner's
 // refcount alone decides when it dies, and its caches die with it. A result that refers back
@@ -20,6 +23,8 @@ static void init_fields(InstanceCachesObject* c, void* owner) {
     c->caches = nullptr;
     c->n_props = c->cap_props = 0;
     c->props = nullptr;
+    c->owner_dict = nullptr;
+    c->linked = false;
 }
 
 // A container for `owner`, or for nobody (owner NULL: unpickled or copied).
@@ -48,7 +53,11 @@ static InstanceCachesObject* new_instance_caches(PyObject* owner) {
             c->weakref.hash = -1;
         }
     }
-    if (c) init_fields(c, owner);
+    if (c) {
+        bool linked = c->weakref.wr_object != Py_None;
+        init_fields(c, owner);
+        c->linked = linked;
+    }
     return c;
 }
 
@@ -93,40 +102,195 @@ static int instance_caches_traverse(PyObject* self, visitproc visit, void* arg) 
     return 0;
 }
 
+// The GC clears a container that is cyclic garbage (with its owner, or in a
+// shallow copy's dict). Unlinking it from its owner first means the
+// weakref callback can no longer reach it; releasing its contents then
+// runs user code (finalizers of keys and results), which may still reach
+// the container (it is alive) but finds it empty and consistent.
 static int instance_caches_clear(PyObject* self) {
-    // Unlink from the owner first: no callback may reach a container whose
-    // contents are being released.
     _PyWeakref_RefType.tp_clear(self);
     release_contents((InstanceCachesObject*)self);
     return 0;
 }
 
+// A container dying by reference count: no dict, slot or weak-table entry
+// holds it any more (the weak table holds a reference), it is untracked, and
+// a container cannot itself be weakly referenced, so user code has no path
+// to it. tp_clear unlinks it from its owner's weakref list (runs no code:
+// the callback is owner_died, which lives for ever) before the contents are
+// released, which runs the finalizers of keys and results.
 static void instance_caches_dealloc(PyObject* self) {
     PyObject_GC_UnTrack(self);
     instance_caches_clear(self);
     _PyWeakref_RefType.tp_dealloc(self);
 }
 
-// The weakref callback: the owner is dying. Empty the container now, even
-// if something else (a shallow copy's __dict__) still holds it, and forget
-// the owner's address.
+// ---- the weak table ----
+
+// Owner address -> container (a strong reference), for owners with neither
+// __dict__ nor __boundcache__ slot, and for classes whose own dict must not
+// hold their cache (a cached classmethod on a class that inherits a
+// __boundcache__ slot). A root, as a module-level dict was: an owner kept
+// here is freed when it dies (owner_died removes its container), but a
+// cached result that refers back to it keeps it alive (documented).
+//
+// Linear probing with backward-shift deletion, memory from PyMem. No
+// operation runs user code: callers release the containers they remove or
+// replace after the table is consistent again.
+class WeakTable {
+public:
+    size_t size() const noexcept { return used_; }
+
+    PyObject* get(const void* key) const noexcept {  // borrowed
+        if (!used_) return nullptr;
+        for (size_t i = slot_of(key);; i = (i + 1) & mask_) {
+            if (slots_[i].key == key) return slots_[i].value;
+            if (!slots_[i].key) return nullptr;
+        }
+    }
+
+    // Stores a new reference to `value` under `key`; the value it replaces,
+    // if any, is returned for the caller to release. -1 on memory error.
+    int put(void* key, PyObject* value, PyObject** replaced) noexcept {
+        *replaced = nullptr;
+        if (2 * (used_ + 1) > capacity() && !grow()) return -1;
+        size_t i = slot_of(key);
+        while (slots_[i].key && slots_[i].key != key) i = (i + 1) & mask_;
+        if (slots_[i].key) {
+            *replaced = slots_[i].value;
+        } else {
+            slots_[i].key = key;
+            used_++;
+        }
+        slots_[i].value = Py_NewRef(value);
+        return 0;
+    }
+
+    // Removes `key` if it maps to `value`; returns the table's reference to
+    // it (for the caller to release), or NULL.
+    PyObject* take(const void* key, PyObject* value) noexcept {
+        if (!used_) return nullptr;
+        size_t i = slot_of(key);
+        while (slots_[i].key != key) {
+            if (!slots_[i].key) return nullptr;
+            i = (i + 1) & mask_;
+        }
+        if (slots_[i].value != value) return nullptr;
+        PyObject* out = slots_[i].value;
+        // Backward-shift deletion: later entries of the run move up into
+        // the hole when their home slot allows it.
+        size_t hole = i;
+        for (size_t j = (i + 1) & mask_; slots_[j].key; j = (j + 1) & mask_) {
+            size_t home = slot_of(slots_[j].key);
+            if (((j - home) & mask_) >= ((j - hole) & mask_)) {
+                slots_[hole] = slots_[j];
+                hole = j;
+            }
+        }
+        slots_[hole] = Slot{};
+        used_--;
+        return out;
+    }
+
+    // New references to every container, into `out` (PyMem, `size()`
+    // long); allocates nothing the GC could run code from.
+    void copy_values(PyObject** out) const noexcept {
+        for (size_t i = 0, n = 0; i < capacity(); i++)
+            if (slots_[i].key) out[n++] = Py_NewRef(slots_[i].value);
+    }
+
+private:
+    struct Slot {
+        const void* key;
+        PyObject* value;
+    };
+    size_t capacity() const noexcept { return slots_ ? mask_ + 1 : 0; }
+    size_t slot_of(const void* key) const noexcept {
+        uint64_t x = (uint64_t)(uintptr_t)key;
+        x ^= x >> 33;
+        x *= 0xff51afd7ed558ccdULL;
+        x ^= x >> 33;
+        return (size_t)x & mask_;
+    }
+    bool grow() noexcept {
+        size_t cap = capacity() ? 2 * capacity() : 16;
+        auto* fresh = (Slot*)PyMem_Calloc(cap, sizeof(Slot));
+        if (!fresh) {
+            PyErr_NoMemory();
+            return false;
+        }
+        Slot* old = slots_;
+        size_t old_cap = capacity();
+        slots_ = fresh;
+        mask_ = cap - 1;
+        for (size_t i = 0; i < old_cap; i++) {
+            if (!old[i].key) continue;
+            size_t j = slot_of(old[i].key);
+            while (slots_[j].key) j = (j + 1) & mask_;
+            slots_[j] = old[i];
+        }
+        PyMem_Free(old);
+        return true;
+    }
+    Slot* slots_ = nullptr;
+    size_t mask_ = 0;
+    size_t used_ = 0;
+};
+
+static WeakTable weak_table;
+
+// The weakref callback. CPython calls it once the owner is dying, after
+// clearing the weak reference (wr_object is None then), from the owner's
+// dealloc or from the GC; it empties the container now, even if something
+// else (a shallow copy's __dict__) still holds it, and forgets the owner's
+// address. Anyone can also call it by hand (container.__callback__), with
+// any argument, at any time, even during a call that is using the
+// container's caches: so it acts only on a container that weakref.ref's
+// constructor linked to an owner and whose reference has been cleared since,
+// which happens once, when that owner dies. A call in progress holds its
+// owner, so the caches a call uses are never freed here.
+//
+// User code runs when the contents are released (finalizers): it may reach
+// the container (a copy's dict, gc.get_objects()), but finds it empty and
+// belonging to nobody, so no lookup uses it again.
 static PyObject* owner_died(PyObject*, PyObject* ref) {
     if (!Py_IS_TYPE(ref, &InstanceCaches_Type)) Py_RETURN_NONE;
-    Ref keep = Ref::borrow(ref);  // dropping it from the weak table may free it
     auto* c = (InstanceCachesObject*)ref;
+    if (!c->linked || c->weakref.wr_object != Py_None || !c->owner) Py_RETURN_NONE;
+    Ref keep = Ref::borrow(ref);  // dropping it from the weak table may free it
     void* owner = c->owner;
     c->owner = nullptr;
-    release_contents(c);
     if (c->in_weak_table) {
         c->in_weak_table = false;
-        Ref key(PyLong_FromVoidPtr(owner));
-        if (!key || PyDict_DelItem(g.weak_table, key.get()) < 0) return nullptr;
+        Ref taken(weak_table.take(owner, ref));
     }
+    release_contents(c);
     Py_RETURN_NONE;
 }
 static PyMethodDef owner_died_def = {"_owner_died", owner_died, METH_O, nullptr};
 
 PyObject* make_owner_died_callback() { return PyCFunction_New(&owner_died_def, nullptr); }
+
+// _core._weak_table_containers(): the containers in the weak table, for
+// audit() and tests (a new list; the table itself is not a Python object).
+PyObject* weak_table_containers(PyObject*, PyObject*) {
+    size_t n = weak_table.size();
+    PyObject** items = n ? (PyObject**)PyMem_Malloc(n * sizeof(PyObject*)) : nullptr;
+    if (n && !items) return PyErr_NoMemory();
+    weak_table.copy_values(items);
+    // PyList_New may run the GC, and finalizers may change the table: the
+    // copy above holds its own references.
+    PyObject* out = PyList_New((Py_ssize_t)n);
+    for (size_t i = 0; i < n; i++) {
+        if (out) {
+            PyList_SET_ITEM(out, (Py_ssize_t)i, items[i]);
+        } else {
+            Py_DECREF(items[i]);
+        }
+    }
+    PyMem_Free(items);
+    return out;
+}
 
 static Py_hash_t instance_caches_hash(PyObject* self) { return _Py_HashPointer(self); }
 
@@ -237,17 +401,11 @@ void init_instance_caches_type() {
     t.tp_getset = instance_caches_getset;
 }
 
-// ---- the weak table ----
-
 PyObject* find_in_weak_table(PyObject* owner) {
     // Only owners that could store it nowhere else are in the weak table.
     if (type_has_dict(Py_TYPE(owner)) && !PyType_Check(owner)) return nullptr;
-    if (!g.weak_table || PyDict_GET_SIZE(g.weak_table) == 0) return nullptr;
-    Ref key(PyLong_FromVoidPtr(owner));
-    if (!key) return nullptr;
-    PyObject* c = PyDict_GetItemWithError(g.weak_table, key.get());  // borrowed
-    if (!c) return nullptr;
-    if (((InstanceCachesObject*)c)->owner != owner) return nullptr;
+    PyObject* c = weak_table.get(owner);  // borrowed; only containers are stored
+    if (!c || ((InstanceCachesObject*)c)->owner != owner) return nullptr;
     return Py_NewRef(c);
 }
 
@@ -265,10 +423,23 @@ static PyObject* no_storage_error(PyObject* owner) {
 // (owner_died) removes it from the table.
 static PyObject* attach_weakly(PyObject* owner, InstanceCachesObject* c) {
     if (!PyType_SUPPORTS_WEAKREFS(Py_TYPE(owner))) return no_storage_error(owner);
-    Ref key(PyLong_FromVoidPtr(owner));
-    if (!key) return nullptr;
-    if (PyDict_SetItem(g.weak_table, key.get(), (PyObject*)c) < 0) return nullptr;
+    if (type_has_dict(Py_TYPE(owner)) && !PyType_Check(owner)) {
+        // find_in_weak_table never looks there for such owners.
+        PyErr_Format(PyExc_TypeError,
+                     "boundcache cannot store its caches in this %.200s instance's __dict__ (setting "
+                     "'__boundcache__' failed)",
+                     Py_TYPE(owner)->tp_name);
+        return nullptr;
+    }
+    PyObject* replaced;
+    if (weak_table.put(owner, (PyObject*)c, &replaced) < 0) return nullptr;
     c->in_weak_table = true;
+    // A container left by a finalizer's nested first call (see
+    // attach_instance_caches), released now that the table is consistent.
+    if (replaced) {
+        ((InstanceCachesObject*)replaced)->in_weak_table = false;
+        Py_DECREF(replaced);
+    }
     return Py_NewRef((PyObject*)c);
 }
 
@@ -279,12 +450,17 @@ static PyObject* attach_weakly(PyObject* owner, InstanceCachesObject* c) {
 static int attach_directly(PyObject* owner, PyObject* c) {
     int r;
     if (PyType_Check(owner)) {
-        // A class (a cached classmethod): its own namespace, unless that
-        // name already holds the "__boundcache__" slot of its instances.
-        PyObject* own = ((PyTypeObject*)owner)->tp_dict;
-        PyObject* present = own ? PyDict_GetItemWithError(own, g.str_boundcache) : nullptr;
-        if (present && !Py_IS_TYPE(present, &InstanceCaches_Type)) return 0;
-        if (PyErr_Occurred()) return -1;
+        // A class (a cached classmethod): its own namespace, unless the name
+        // means something else there or in a base (the "__boundcache__" slot
+        // of its instances, or anything else that is not a class-level
+        // container): a container in the class's dict would hide it from the
+        // instances, and their cached methods would find no storage. Types
+        // support weak references, so the weak table serves instead.
+        // (_PyType_Lookup runs no code; its result is only compared.)
+        PyObject* inherited = _PyType_Lookup((PyTypeObject*)owner, g.str_boundcache);
+        if (inherited && !Py_IS_TYPE(inherited, &InstanceCaches_Type)) return 0;
+        // type's own setattro: no metaclass __setattr__, and the type's
+        // attribute cache is invalidated (PyType_Modified).
         r = PyType_Type.tp_setattro(owner, g.str_boundcache, c);
     } else {
         r = PyObject_GenericSetAttr(owner, g.str_boundcache, c);
@@ -297,6 +473,195 @@ static int attach_directly(PyObject* owner, PyObject* c) {
     return -1;
 }
 
+// ---- owners with a __dict__ but no weak references ----
+//
+// copy.copy(owner) copies its __dict__ shallowly, container included, and no
+// weakref callback says when such an owner dies. The container records the
+// owner's dict (owner_dict) besides its address: a copy has a dict of its
+// own, so its lookups ignore the shared container and attach a fresh one.
+// From 3.12 a dict watcher also learns when that dict dies (with its owner,
+// or replaced by `owner.__dict__ = ...`) or stops holding the container:
+// the container is then marked dead (owner and owner_dict NULL), and on the
+// dict's death emptied, so the entries die with their owner even while a
+// copy still holds the container, and no dict later allocated at the same
+// address can match. Before 3.12 there is no such signal (docs/design.md,
+// "Teardown and callbacks", says what remains).
+
+// The ticket (CachesTicketObject, objects.hpp). User code reaches it through
+// vars(owner) and the GC; it can only pickle, copy or print it.
+static int ticket_traverse(PyObject* self, visitproc visit, void* arg) {
+    Py_VISIT(((CachesTicketObject*)self)->caches);
+    return 0;
+}
+
+// Runs user code when the container dies with it (its entries' finalizers);
+// by then the ticket is emptied, and when dying untracked with refcount 0.
+static int ticket_clear(PyObject* self) {
+    Py_CLEAR(((CachesTicketObject*)self)->caches);
+    return 0;
+}
+
+static void ticket_dealloc(PyObject* self) {
+    PyObject_GC_UnTrack(self);
+    ticket_clear(self);
+    PyObject_GC_Del(self);
+}
+
+static PyObject* ticket_repr(PyObject* self) {
+    PyObject* c = ((CachesTicketObject*)self)->caches;
+    if (!c) return PyUnicode_FromString("<boundcache caches: cleared>");
+    Ref keep = Ref::borrow(c);
+    return instance_caches_repr(c);
+}
+
+// Pickles as an empty container of nobody (the ticket type is not
+// importable): the unpickled owner attaches its own on its first call.
+static PyObject* ticket_reduce(PyObject*, PyObject*) {
+    return Py_BuildValue("(O())", (PyObject*)&InstanceCaches_Type);
+}
+
+static PyMethodDef ticket_methods[] = {
+    // A copy or an unpickled owner starts with an empty container of nobody.
+    {"__reduce__", ticket_reduce, METH_NOARGS, nullptr},
+    {"__copy__", instance_caches_copy, METH_NOARGS, nullptr},
+    {"__deepcopy__", instance_caches_copy, METH_O, nullptr},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+PyTypeObject CachesTicket_Type = {
+    PyVarObject_HEAD_INIT(nullptr, 0)
+    "boundcache._core.CachesTicket",
+    sizeof(CachesTicketObject),
+};
+
+void init_caches_ticket_type() {
+    PyTypeObject& t = CachesTicket_Type;
+    t.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC;
+    t.tp_doc = "Where an object without weak references keeps its boundcache caches (its __boundcache__).";
+    t.tp_dealloc = ticket_dealloc;
+    t.tp_traverse = ticket_traverse;
+    t.tp_clear = ticket_clear;
+    t.tp_repr = ticket_repr;
+    t.tp_methods = ticket_methods;
+}
+
+static PyObject* new_ticket(PyObject* caches) {
+    auto* t = PyObject_GC_New(CachesTicketObject, &CachesTicket_Type);
+    if (!t) return nullptr;
+    t->caches = Py_NewRef(caches);
+    PyObject_GC_Track(t);
+    return (PyObject*)t;
+}
+
+// Marks a container as nobody's: no lookup will use it again. Its entries
+// stay until it dies (it may be in use by a call in progress).
+static void disown(InstanceCachesObject* c) {
+    c->owner = nullptr;
+    c->owner_dict = nullptr;
+}
+
+PyObject* caches_from_ticket(PyObject* ticket, PyObject* owner) {
+    // First, as it may allocate: the caller holds the ticket meanwhile.
+    PyObject* dict = owner_dict_of(owner);
+    auto* c = (InstanceCachesObject*)((CachesTicketObject*)ticket)->caches;
+    if (!c || c->owner != owner) return nullptr;
+    // The dict it was found in holds the ticket once, the caller once. Any
+    // other holder is a shallow copy's dict (or user code): this owner and
+    // the copy cannot be told apart for sure (the copy may sit at the
+    // address of this container's dead owner, its dict at that of the dead
+    // owner's dict), so the container is nobody's from now on, and whoever
+    // looked starts afresh. The same if the dict is not the recorded one.
+    if (Py_REFCNT(ticket) != 2 || c->owner_dict != dict) {
+        disown(c);
+        return nullptr;
+    }
+    return Py_NewRef((PyObject*)c);
+}
+
+#if PY_VERSION_HEX >= 0x030C0000
+static bool is_boundcache_key(PyObject* k) {
+    return k == g.str_boundcache || (PyUnicode_CheckExact(k) && PyUnicode_Compare(k, g.str_boundcache) == 0);
+}
+
+// The container in `dict` under "__boundcache__" that records `dict` as its
+// owner's dict, found without running code (no __eq__ of other keys).
+static InstanceCachesObject* container_recording(PyObject* dict) {
+    Py_ssize_t pos = 0;
+    PyObject *k, *v;
+    while (PyDict_Next(dict, &pos, &k, &v)) {
+        if (!is_boundcache_key(k)) continue;
+        PyObject* c = Py_IS_TYPE(v, &CachesTicket_Type) ? ((CachesTicketObject*)v)->caches : nullptr;
+        if (c && ((InstanceCachesObject*)c)->owner_dict == dict) return (InstanceCachesObject*)c;
+        return nullptr;
+    }
+    return nullptr;
+}
+
+// Called by CPython before a watched dict changes or dies. A watcher must not
+// change the dict it is called for, so a container that merely leaves it
+// (replaced, deleted, cleared) is only disowned; its entries go when it does.
+// On DEALLOCATED the dict is intact (CPython holds it at refcount 1 and
+// allows resurrection): the contents are released there if nothing but the
+// ticket holds the container (a call in progress would be using them; its
+// owner's dict can die under it, `self.__dict__ = {}`). That runs
+// finalizers, which find the container empty and nobody's.
+static int owner_dict_watcher(PyDict_WatchEvent event, PyObject* dict, PyObject* key, PyObject*) {
+    bool dies = event == PyDict_EVENT_DEALLOCATED;
+    if (!dies && event != PyDict_EVENT_CLEARED &&
+        !((event == PyDict_EVENT_MODIFIED || event == PyDict_EVENT_DELETED) && key && is_boundcache_key(key)))
+        return 0;
+    InstanceCachesObject* c = container_recording(dict);
+    if (!c) return 0;
+    disown(c);
+    if (dies && Py_REFCNT((PyObject*)c) == 1) {
+        Ref keep = Ref::borrow((PyObject*)c);
+        PyObject *type, *value, *tb;  // an exception may be propagating through this dealloc
+        PyErr_Fetch(&type, &value, &tb);
+        release_contents(c);
+        PyErr_Restore(type, value, tb);
+    }
+    return 0;
+}
+
+// One watcher per interpreter (the module is shared by legacy
+// subinterpreters); -1 if none could be registered (then only the
+// dict-and-address check protects such owners, as before 3.12).
+static int dict_watcher_id() {
+    static struct {
+        int64_t interp;
+        int id;
+    } known[16];
+    static unsigned n_known, next_victim;
+    int64_t interp = PyInterpreterState_GetID(PyInterpreterState_Get());
+    for (unsigned i = 0; i < n_known; i++)
+        if (known[i].interp == interp) return known[i].id;
+    int id = PyDict_AddWatcher(owner_dict_watcher);
+    if (id < 0) {
+        PyErr_Clear();
+        return -1;
+    }
+    unsigned slot = n_known < 16 ? n_known++ : next_victim++ % 16;
+    known[slot].interp = interp;
+    known[slot].id = id;
+    return id;
+}
+#endif
+
+// The data descriptor that `__boundcache__` names on the owner's type, if it
+// is not a slot: it would run user code on every lookup and decide where the
+// container goes (a read-only property drops it: nothing would ever hit).
+static PyObject* refuse_descriptor(PyObject* owner, PyObject* descr) {
+    PyTypeObject* tp = Py_TYPE(owner);
+    PyErr_Format(PyExc_TypeError,
+                 "boundcache cannot cache methods of %.200s %s: %.200s.__boundcache__ is a %.200s, and "
+                 "boundcache keeps its caches under that name. Rename that attribute (or, for a "
+                 "__slots__ class, list '__boundcache__' in __slots__ instead).",
+                 PyType_Check(owner) ? ((PyTypeObject*)owner)->tp_name : tp->tp_name,
+                 PyType_Check(owner) ? "(a class with a metaclass that defines __boundcache__)" : "instances",
+                 tp->tp_name, Py_TYPE(descr)->tp_name);
+    return nullptr;
+}
+
 PyObject* instance_caches_for(PyObject* owner) {
     if (PyObject* found = find_instance_caches(owner)) return found;
     if (PyErr_Occurred()) return nullptr;
@@ -304,13 +669,35 @@ PyObject* instance_caches_for(PyObject* owner) {
 }
 
 PyObject* attach_instance_caches(PyObject* owner) {
+    PyTypeObject* tp = Py_TYPE(owner);
+    // Borrowed, and only inspected: _PyType_Lookup runs no code.
+    PyObject* descr = _PyType_Lookup(tp, g.str_boundcache);
+    bool slot = descr && Py_IS_TYPE(descr, &PyMemberDescr_Type);
+    if (descr && !slot && Py_TYPE(descr)->tp_descr_set) return refuse_descriptor(owner, descr);
+    // An owner without weak references keeps its container in its __dict__,
+    // materialised now if it was inline values, so that it has an identity.
+    Ref dict;
+    if (!slot && !PyType_SUPPORTS_WEAKREFS(tp) && type_has_dict(tp) && !PyType_Check(owner)) {
+        dict.reset(PyObject_GenericGetDict(owner, nullptr));
+        if (!dict) return nullptr;
+    }
     // Allocating may run the GC, and a finalizer may then call into this
     // owner's cache and attach a container of its own. Ours replaces it: the
     // only loss is that cache's entries (its statistics go to the wrapper's
     // sums when it dies), never a wrong result.
     Ref c((PyObject*)new_instance_caches(owner));
     if (!c) return nullptr;
-    int r = attach_directly(owner, c.get());
+    Ref ticket;
+    if (dict) {
+        ((InstanceCachesObject*)c.get())->owner_dict = dict.get();
+        ticket.reset(new_ticket(c.get()));
+        if (!ticket) return nullptr;
+#if PY_VERSION_HEX >= 0x030C0000
+        int id = dict_watcher_id();
+        if (id >= 0 && PyDict_Watch(id, dict.get()) < 0) return nullptr;
+#endif
+    }
+    int r = attach_directly(owner, ticket ? ticket.get() : c.get());
     if (r < 0) return nullptr;
     if (r > 0) return c.release();
     return attach_weakly(owner, (InstanceCachesObject*)c.get());

@@ -8,11 +8,13 @@
 
 namespace bc {
 void init_instance_caches_type();
+void init_caches_ticket_type();
 void init_wrapper_types();
 void init_bound_method_type();
 void init_cached_property_types();
 void init_flight_type();
 PyObject* make_owner_died_callback();
+PyObject* weak_table_containers(PyObject*, PyObject*);
 }  // namespace bc
 
 using namespace bc;
@@ -50,6 +52,8 @@ static PyObject* after_fork_child(PyObject*, PyObject*) {
 static PyMethodDef core_functions[] = {
     {"_after_fork_child", after_fork_child, METH_NOARGS,
      "_after_fork_child($module, /)\n--\n\nForget the computations of threads that a fork left behind."},
+    {"_weak_table_containers", weak_table_containers, METH_NOARGS,
+     "The containers of the weak table (owners with neither __dict__ nor __boundcache__ slot), as a new list."},
     {nullptr, nullptr, 0, nullptr},
 };
 
@@ -67,20 +71,20 @@ static struct PyModuleDef core_module = {
 static bool init_process_state() {
     if (g.str_boundcache) return true;
     init_instance_caches_type();
+    init_caches_ticket_type();
     init_wrapper_types();
     init_bound_method_type();
     init_cached_property_types();
     init_flight_type();
-    for (PyTypeObject* t : {&InstanceCaches_Type, &CachedFunction_Type, &CachedMethod_Type, &BoundCachedMethod_Type,
+    for (PyTypeObject* t : {&InstanceCaches_Type, &CachesTicket_Type, &CachedFunction_Type, &CachedMethod_Type, &BoundCachedMethod_Type,
                             &CachedProperty_Type, &SlottedCachedProperty_Type, &Flight_Type}) {
         if (PyType_Ready(t) < 0) return false;
     }
     g_kwd_mark = PyObject_CallNoArgs((PyObject*)&PyBaseObject_Type);
-    g.weak_table = PyDict_New();
     g.cache_info_type = make_cache_info_type();
     g.owner_died = make_owner_died_callback();
     g.weakref_args = PyTuple_New(2);
-    if (!g_kwd_mark || !g.weak_table || !g.cache_info_type || !g.owner_died || !g.weakref_args) return false;
+    if (!g_kwd_mark || !g.cache_info_type || !g.owner_died || !g.weakref_args) return false;
     PyObject_GC_UnTrack(g.weakref_args);  // holds borrowed references only, briefly
     // Set last: it marks the state as complete.
     g.str_boundcache = PyUnicode_InternFromString("__boundcache__");
@@ -102,7 +106,6 @@ PyMODINIT_FUNC PyInit__core(void) {
         {"cached_property", (PyObject*)&CachedProperty_Type},
         {"SlottedCachedProperty", (PyObject*)&SlottedCachedProperty_Type},
         {"CacheInfo", g.cache_info_type},
-        {"_weak_table", g.weak_table},
     };
     for (auto& e : exports) {
         if (PyModule_AddObjectRef(m.get(), e.name, e.obj) < 0) return nullptr;

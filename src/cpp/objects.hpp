@@ -93,7 +93,9 @@ struct PropertyValue {
 // of the owner still shares it, so a dead owner's entries never outlive it
 // and no object later allocated at the same address is mistaken for it.
 // Owners without weak reference support get a container that is a dead
-// weakref from birth and are told apart by address alone.
+// weakref from birth; those with a __dict__ are told apart by address and
+// by their __dict__ (owner_dict, docs/design.md "Teardown and callbacks"),
+// the others (a __boundcache__ slot only) by address alone.
 struct InstanceCachesObject {
     PyWeakReference weakref;
     // The owner's address, never dereferenced; NULL once the owner died.
@@ -112,15 +114,44 @@ struct InstanceCachesObject {
     // five.
     MethodCache* caches;
     PropertyValue* props;  // cached_property values, for owners without a __dict__
+    // For an owner without weak references kept in its __dict__: that dict's
+    // address (never dereferenced; NULL once it died, on 3.12+). A shallow
+    // copy shares the container but has a dict of its own.
+    void* owner_dict;
     alignas(MethodCache) unsigned char first_cache[sizeof(MethodCache)];
     uint32_t n_props, cap_props;
     bool in_weak_table;
+    // Made by weakref.ref's constructor, linked into its owner's weakref
+    // list: only then does a cleared referent mean the owner died.
+    bool linked;
 };
+
+// What an owner without weak references keeps under "__boundcache__" in its
+// __dict__: a ticket to its container, never the container itself. The
+// ticket is referenced only by dicts (and briefly by a lookup), while calls
+// in progress hold the container: so a ticket held twice means that a
+// shallow copy's dict shares it, which a container's own refcount could not
+// tell from a recursive call (docs/design.md, "Teardown and callbacks").
+struct CachesTicketObject {
+    PyObject_HEAD
+    PyObject* caches;  // strong: an InstanceCaches with owner_dict set; NULL once cleared
+};
+
+// The owner's __dict__ as a borrowed pointer, for comparison only (NULL if
+// it has none). On 3.11+ a dict not yet materialised from inline values is
+// made now, which allocates (so may run the GC): callers hold what they
+// compare it with. Only owners without weak references come here, and their
+// dict was materialised when their container was attached.
+inline PyObject* owner_dict_of(PyObject* owner) {
+    PyObject** p = _PyObject_GetDictPtr(owner);
+    return p ? *p : nullptr;
+}
 
 extern PyTypeObject CachedFunction_Type;
 extern PyTypeObject CachedMethod_Type;
 extern PyTypeObject BoundCachedMethod_Type;
 extern PyTypeObject InstanceCaches_Type;
+extern PyTypeObject CachesTicket_Type;
 extern PyTypeObject CachedProperty_Type;
 extern PyTypeObject SlottedCachedProperty_Type;
 
@@ -128,7 +159,6 @@ extern PyTypeObject SlottedCachedProperty_Type;
 struct Globals {
     PyObject* str_boundcache;   // "__boundcache__"
     PyObject* cache_info_type;  // CacheInfo named tuple
-    PyObject* weak_table;       // {id(owner): container} for owners with no dict and no slot
     PyObject* owner_died;       // the containers' weakref callback
     PyObject* weakref_args;     // (owner, owner_died) for weakref.ref's constructor, reused
 };
@@ -148,12 +178,23 @@ inline bool type_has_dict(PyTypeObject* tp) {
 // NULL with an exception on error.
 PyObject* find_in_weak_table(PyObject* owner);
 
+// The container behind a ticket found in `owner`'s __dict__ (new reference),
+// or NULL without an exception if it is not (or no longer) this owner's.
+PyObject* caches_from_ticket(PyObject* ticket, PyObject* owner);
+
 // The owner's container if it has one, wherever it is kept; same returns.
+// What is found under __boundcache__ is user-reachable (vars(obj), slots,
+// gc.get_referrers) and may be anything: it is used only if it is a
+// container whose owner is this object, or a ticket to one (owners without
+// weak references, whose containers are never stored directly).
 inline PyObject* find_instance_caches(PyObject* owner) {
     PyObject* c = _PyObject_GenericGetAttrWithDict(owner, g.str_boundcache, nullptr, 1);
     if (c) {
-        if (Py_IS_TYPE(c, &InstanceCaches_Type) && ((InstanceCachesObject*)c)->owner == owner) return c;
+        auto* ic = (InstanceCachesObject*)c;
+        if (Py_IS_TYPE(c, &InstanceCaches_Type) && ic->owner == owner && !ic->owner_dict) return c;
+        PyObject* behind = Py_IS_TYPE(c, &CachesTicket_Type) ? caches_from_ticket(c, owner) : nullptr;
         Py_DECREF(c);
+        if (behind) return behind;
     } else if (PyErr_Occurred()) {
         return nullptr;
     }
@@ -236,8 +277,9 @@ PyObject* make_cache_info(Py_ssize_t hits, Py_ssize_t misses, Py_ssize_t maxsize
 // Adds a dying or cleared per-owner cache's statistics to its wrapper's sums.
 void retire_method_cache(MethodCache* mc);
 void unlink_method_cache(MethodCache* mc);
-// Empties and detaches every per-owner cache of a dying wrapper.
-void detach_method_caches(CachedFunctionObject* w);
+// Empties and detaches every per-owner cache of a dying wrapper, burying
+// what they held in `graveyard`; runs no user code.
+void detach_method_caches(CachedFunctionObject* w, Graveyard& graveyard);
 void link_method_cache(CachedFunctionObject* w, MethodCache* mc);
 
 }  // namespace bc

@@ -140,8 +140,8 @@ void unlink_method_cache(MethodCache* mc) {
     mc->link.prev = mc->link.next = &mc->link;
 }
 
-void detach_method_caches(CachedFunctionObject* w) {
-    Graveyard graveyard;  // released once no cache is linked any more
+void detach_method_caches(CachedFunctionObject* w, Graveyard& graveyard) {
+    // Runs no user code: what the caches held goes to the caller's graveyard.
     while (w->live.next != &w->live) {
         auto* mc = reinterpret_cast<MethodCache*>(w->live.next);
         unlink_method_cache(mc);
@@ -150,7 +150,6 @@ void detach_method_caches(CachedFunctionObject* w) {
         mc->table.detach_total();
         mc->table.reset_stats();
     }
-    graveyard.release();
 }
 
 void retire_method_cache(MethodCache* mc) {
@@ -234,6 +233,12 @@ static int wrapper_traverse(PyObject* self, visitproc visit, void* arg) {
     return w->table.traverse(visit, arg);
 }
 
+// The GC clears a wrapper that is cyclic garbage: it is still alive (its
+// refcount is not 0) and its instances' caches still borrow it. User code runs
+// when the function, the dict and the entries are released (finalizers); it
+// may call the wrapper, which then raises ReferenceError (call_function), or
+// use its caches, which stay consistent: each field is emptied before the
+// reference it held is released.
 static int wrapper_clear(PyObject* self) {
     auto* w = (CachedFunctionObject*)self;
     Graveyard graveyard;
@@ -243,16 +248,37 @@ static int wrapper_clear(PyObject* self) {
     return 0;
 }
 
+// A wrapper dying by reference count. User code runs at three points: the
+// weak references' callbacks (weakref.finalize on the wrapper), the
+// finalizers of the entries released (its own table's and its instances'
+// caches' for it), and those of the function (its closure, its defaults),
+// its __dict__ and its options (timer=, key=). Before any of them runs,
+// every path from user code to this wrapper is cut, so that nothing can
+// take a new reference to it and free it a second time:
+// - it is untracked, so gc.get_objects() and gc.get_referrers() miss it;
+// - the instances' caches borrow it (MethodCache::wrapper, which audit()
+//   reads through InstanceCaches._contents() and which a call compares):
+//   they are detached first, which runs no user code;
+// - weak references to it return None from here on (its refcount is 0),
+//   and a BoundCachedMethod owns a reference, so none is left.
+// The entries are released only once every table is empty and detached.
+// Modelled on CPython's subtype_dealloc and functools' lru_cache_dealloc.
 static void wrapper_dealloc(PyObject* self) {
     auto* w = (CachedFunctionObject*)self;
     PyObject_GC_UnTrack(self);
+    Graveyard graveyard;
+    detach_method_caches(w, graveyard);
+    w->table.take_all(graveyard);
+    PyObject* func = w->func;
+    PyObject* dict = w->dict;
+    w->func = w->dict = nullptr;
+    // User code from here on; none of it can reach this wrapper.
     if (w->weakreflist) PyObject_ClearWeakRefs(self);
-    wrapper_clear(self);
-    // Instances may outlive their class's wrapper: their caches for it are
-    // emptied and forgotten now.
-    detach_method_caches(w);
+    graveyard.release();
+    Py_XDECREF(func);
+    Py_XDECREF(dict);
     w->table.~Table();
-    free_options(w);
+    free_options(w);  // releases timer= and key=: user code again
     Py_TYPE(self)->tp_free(self);
 }
 

@@ -283,7 +283,7 @@ def test_finished_subinterpreter_leaves_nothing_in_the_weak_table():
         from boundcache import _core
         SUB = {SUB_CODE!r} + "keep = [W() for _ in range(10)]\\nfor o in keep: o.m(1)\\n"
         assert _testcapi.run_in_subinterp(SUB) == 0
-        print("LEFT", len(_core._weak_table))
+        print("LEFT", len(_core._weak_table_containers()))
         """
     )
     check(proc, "LEFT")
@@ -305,11 +305,11 @@ def test_reload_and_fresh_import_keep_existing_caches_working():
             @boundcache.lru_cache
             def m(self, x): return x
         c = C(); c.m(1); f(1)
-        types = (_core.CachedFunction, _core.CacheInfo, _core._weak_table)
+        types = (_core.CachedFunction, _core.CacheInfo, _core._weak_table_containers)
         b2 = importlib.reload(boundcache)
         core2 = importlib.reload(boundcache._core)
         # Single-phase init: the extension module is not re-initialised.
-        assert (core2.CachedFunction, core2.CacheInfo, core2._weak_table) == types
+        assert (core2.CachedFunction, core2.CacheInfo, core2._weak_table_containers) == types
         assert f(1) == 1 and tuple(f.cache_info()) == (1, 1, 4, 1)
         assert c.m(1) == 1 and tuple(C.m.cache_info()) == (1, 1, 128, 1)
         @b2.lru_cache(maxsize=4)

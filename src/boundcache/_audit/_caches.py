@@ -60,7 +60,7 @@ def find_wrappers() -> list[object]:
 
 def stop_ids(wrappers: list[object]) -> set[int]:
     """Objects the exploration never enters: shared by construction."""
-    stop = {id(sys.modules), id(_core._weak_table), id(wrappers)}
+    stop = {id(sys.modules), id(wrappers)}
     stop.update(map(id, wrappers))
     for m in list(sys.modules.values()):
         if isinstance(m, ModuleType):
@@ -188,7 +188,7 @@ def collect_boundcache(w: object, cache: Cache, graph, selftest: SelfTest, is_ca
 def collect_weak_table(by_wrapper: dict[int, Cache], graph, is_candidate) -> None:
     """Releases the weak table's containers; their owners are pinned if
     nothing but their own cached results refers to them."""
-    for container in list(_core._weak_table.values()):
+    for container in _core._weak_table_containers():
         owner = container._weak_owner
         if owner is None or (is_candidate is not None and not is_candidate(owner)):
             continue
