@@ -236,13 +236,13 @@ static PyGetSetDef property_getset[] = {
 
 PyTypeObject CachedProperty_Type = {
     PyVarObject_HEAD_INIT(nullptr, 0)
-    "boundcache.cached_property",
+    "functools.cached_property",
     sizeof(CachedPropertyObject),
 };
 
 PyTypeObject SlottedCachedProperty_Type = {
     PyVarObject_HEAD_INIT(nullptr, 0)
-    "boundcache.SlottedCachedProperty",
+    "functools.SlottedCachedProperty",
     sizeof(CachedPropertyObject),
 };
 

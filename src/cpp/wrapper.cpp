@@ -405,13 +405,13 @@ static PyGetSetDef wrapper_getset[] = {
 
 PyTypeObject CachedFunction_Type = {
     PyVarObject_HEAD_INIT(nullptr, 0)
-    "boundcache.CachedFunction",
+    "functools.CachedFunction",
     sizeof(CachedFunctionObject),
 };
 
 PyTypeObject CachedMethod_Type = {
     PyVarObject_HEAD_INIT(nullptr, 0)
-    "boundcache.CachedMethod",
+    "functools.CachedMethod",
     sizeof(CachedFunctionObject),
 };
 
