@@ -4,6 +4,7 @@ functools after cached calls."""
 
 import copy
 import functools
+import gc
 import pickle
 import weakref
 
@@ -219,3 +220,27 @@ def test_models_freed_by_refcount(no_gc, config):
     assert ref() is None
     assert M.doubled.cache_info().currsize == 0
 
+
+
+def test_strict_model_pinned_by_its_own_result_is_reported():
+    # Weak-table owners (contract 3.5): a result that refers back keeps the
+    # model alive, and audit() says so.
+    class Node(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        name: str
+
+        @boundcache.cache
+        def path(self):
+            return [self]
+
+    node = Node(name="a")
+    node.path()
+    ref = weakref.ref(node)
+    del node
+    gc.collect()
+    assert ref() is not None
+    row = next(r for r in boundcache.audit() if r.qualname == Node.path.__qualname__)
+    assert (row.kind, row.entries, row.pinned) == ("boundcache", 1, 1)
+    Node.path.cache_clear()
+    gc.collect()
+    assert ref() is None
