@@ -288,12 +288,19 @@ static bool keeps_dict_for_fields(PyTypeObject* tp) {
            (PyUnicode_CompareWithASCIIString(extra, "forbid") == 0 || PyUnicode_CompareWithASCIIString(extra, "allow") == 0);
 }
 
+// A "__boundcache__" slot declared by the class (a member descriptor).
+static bool has_boundcache_slot(PyTypeObject* tp) {
+    PyObject* d = _PyType_Lookup(tp, g.str_boundcache);  // borrowed
+    return d && Py_IS_TYPE(d, &PyMemberDescr_Type);
+}
+
 PyObject* find_in_weak_table(PyObject* owner) {
     if (!g.weak_table || PyDict_GET_SIZE(g.weak_table) == 0) return nullptr;
-    // Only owners that could store it nowhere else, or whose __dict__ must
-    // not hold it, are in the weak table.
-    PyTypeObject* tp = Py_TYPE(owner);
-    if (type_has_dict(tp) && !PyType_Check(owner) && !keeps_dict_for_fields(tp)) return nullptr;
+    // Owners with no weak references are never in the table. Others are
+    // looked up without asking why their __dict__ or slot had nothing: the
+    // entry of a dead owner is gone before its address can be reused, and
+    // the owner check below rejects any other.
+    if (!PyType_SUPPORTS_WEAKREFS(Py_TYPE(owner))) return nullptr;
     Ref key(PyLong_FromVoidPtr(owner));
     if (!key) return nullptr;
     PyObject* c = PyDict_GetItemWithError(g.weak_table, key.get());  // borrowed
@@ -371,7 +378,9 @@ PyObject* attach_instance_caches(PyObject* owner) {
     // sums when it dies), never a wrong result.
     Ref c((PyObject*)new_instance_caches(owner));
     if (!c) return nullptr;
-    int r = !PyType_Check(owner) && keeps_dict_for_fields(Py_TYPE(owner)) ? 0 : attach_directly(owner, c.get());
+    int r = !PyType_Check(owner) && keeps_dict_for_fields(Py_TYPE(owner)) && !has_boundcache_slot(Py_TYPE(owner))
+                ? 0
+                : attach_directly(owner, c.get());
     if (r < 0) return nullptr;
     if (r > 0) return c.release();
     return attach_weakly(owner, (InstanceCachesObject*)c.get());

@@ -244,3 +244,25 @@ def test_strict_model_pinned_by_its_own_result_is_reported():
     Node.path.cache_clear()
     gc.collect()
     assert ref() is None
+
+
+def test_strict_model_with_a_boundcache_slot_keeps_cycles_collectable():
+    # The way out of the weak table (docs/methods.md): a __boundcache__ slot,
+    # which pydantic does not read and the GC traverses.
+    class Node(BaseModel):
+        __slots__ = ("__boundcache__", "__weakref__")
+        model_config = ConfigDict(extra="forbid", revalidate_instances="always")
+        name: str
+
+        @boundcache.cache
+        def path(self):
+            return [self]
+
+    node = Node(name="a")
+    assert node.path() == [node]
+    assert vars(node) == {"name": "a"}
+    assert Node.model_validate(node) == Node(name="a")
+    ref = weakref.ref(node)
+    del node
+    gc.collect()
+    assert ref() is None
