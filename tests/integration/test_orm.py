@@ -8,12 +8,11 @@ import weakref
 
 import pytest
 
-import boundcache
-
 # ---- SQLAlchemy: declarative model, session on in-memory sqlite ----
-
 import sqlalchemy as sa  # noqa: E402
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column  # noqa: E402
+
+import boundcache
 
 
 class Base(DeclarativeBase):

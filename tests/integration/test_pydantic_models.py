@@ -9,7 +9,6 @@ import pickle
 import weakref
 
 import pytest
-
 from pydantic import BaseModel, ConfigDict, computed_field
 
 import boundcache
@@ -219,7 +218,6 @@ def test_models_freed_by_refcount(no_gc, config):
     del m
     assert ref() is None
     assert M.doubled.cache_info().currsize == 0
-
 
 
 def test_strict_model_pinned_by_its_own_result_is_reported():
