@@ -362,6 +362,53 @@ def test_boundcache_weak_table_owner_pinned_by_its_own_result():
     assert row_for(boundcache.audit(), Tile.me).pinned == 0
 
 
+def test_boundcache_weak_table_owner_pinned_by_its_cached_property():
+    class Tile:
+        __slots__ = ("buffer", "__weakref__")
+
+        def __init__(self):
+            self.buffer = bytearray(48 * KiB)
+
+        @boundcache.cached_property
+        def parts(self):
+            return [self]  # refers back: the weak table keeps it (contract 3.5)
+
+        @boundcache.cached_property
+        def size(self):
+            return len(self.buffer)
+
+    pinned = Tile()
+    pinned.parts  # noqa: B018
+    pinned.size  # noqa: B018
+    ref = weakref.ref(pinned)
+    del pinned
+    gc.collect()
+    assert ref() is not None
+
+    freed = Tile()
+    freed.size  # noqa: B018  no back reference: freed with the instance
+    del freed
+
+    live = Tile()
+    live.parts  # noqa: B018
+
+    rows = {r.qualname: r for r in boundcache.audit() if r.qualname.startswith(Tile.__qualname__ + ".")}
+    parts = rows[Tile.__qualname__ + ".parts"]
+    assert (parts.kind, parts.entries, parts.pinned, parts.held) == ("boundcache", 2, 1, 2)
+    assert parts.classes == (("Tile", 1),) and parts.maxsize is None
+    assert 48 * KiB <= parts.bytes < 2 * 48 * KiB
+    # The pinned instance's other value does not pin it.
+    size = rows[Tile.__qualname__ + ".size"]
+    assert (size.entries, size.pinned, size.held, size.bytes) == (1, 0, 1, 0)
+
+    # Deleting the value lets the instance go.
+    del ref().parts
+    gc.collect()
+    assert ref() is None
+    rows = [r for r in boundcache.audit() if r.qualname == Tile.__qualname__ + ".parts"]
+    assert [(r.entries, r.pinned) for r in rows] == [(1, 0)]
+
+
 def test_boundcache_function_semantics_table_holding_self():
     def parse(obj, text):
         return [obj, text]

@@ -396,13 +396,13 @@ static PyGetSetDef property_getset[] = {
 
 PyTypeObject CachedProperty_Type = {
     PyVarObject_HEAD_INIT(nullptr, 0)
-    "boundcache.cached_property",
+    "functools.boundcache_cached_property",
     sizeof(CachedPropertyObject),
 };
 
 PyTypeObject SlottedCachedProperty_Type = {
     PyVarObject_HEAD_INIT(nullptr, 0)
-    "boundcache.SlottedCachedProperty",
+    "functools.boundcache_SlottedCachedProperty",
     sizeof(CachedPropertyObject),
 };
 

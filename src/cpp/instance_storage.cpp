@@ -355,6 +355,24 @@ static PyObject* instance_caches_contents(PyObject* self, PyObject*) {
     return out.release();
 }
 
+// Introspection for audit(): [(name, value), ...], the cached_property
+// values kept here (owners without a __dict__).
+static PyObject* instance_caches_properties(PyObject* self, PyObject*) {
+    auto* c = (InstanceCachesObject*)self;
+    Ref out(PyList_New(0));
+    if (!out) return nullptr;
+    // Allocating a pair may run the GC and a finalizer that changes this
+    // container: hold the pair's items first, and read n_props and props
+    // afresh at every step.
+    for (uint32_t i = 0; i < c->n_props; i++) {
+        Ref name = Ref::borrow(c->props[i].name);
+        Ref value = Ref::borrow(c->props[i].value ? c->props[i].value : Py_None);
+        Ref pair(PyTuple_Pack(2, name.get(), value.get()));
+        if (!pair || PyList_Append(out.get(), pair.get()) < 0) return nullptr;
+    }
+    return out.release();
+}
+
 // The owner, if this container is in the weak table and the owner lives.
 static PyObject* instance_caches_get_owner(PyObject* self, void*) {
     auto* c = (InstanceCachesObject*)self;
@@ -369,6 +387,8 @@ static PyMethodDef instance_caches_methods[] = {
     {"__deepcopy__", instance_caches_copy, METH_O, nullptr},
     {"_contents", instance_caches_contents, METH_NOARGS,
      "[(wrapper, [(key, value), ...]), ...] for every cached method of this owner."},
+    {"_properties", instance_caches_properties, METH_NOARGS,
+     "[(name, value), ...] for every cached_property value kept in this container."},
     {nullptr, nullptr, 0, nullptr},
 };
 
@@ -401,16 +421,59 @@ void init_instance_caches_type() {
     t.tp_getset = instance_caches_getset;
 }
 
+// True for a pydantic model class configured with extra="forbid" or
+// extra="allow" whose instances support weak references. pydantic reads such
+// a model's __dict__ as its input when it revalidates an instance
+// (revalidate_instances) or validates an assignment, so a "__boundcache__"
+// key there would fail validation as a forbidden extra, or be copied into
+// the model's extras and dumped. Their containers go to the weak table
+// instead (no trace in __dict__; a result that refers back to its owner then
+// keeps it alive, as for any weak-table owner). Plain dict lookups on the
+// class's namespace: no user code runs.
+static bool keeps_dict_for_fields(PyTypeObject* tp) {
+    static PyObject* s_extra_slot = PyUnicode_InternFromString("__pydantic_extra__");
+    static PyObject* s_config = PyUnicode_InternFromString("model_config");
+    static PyObject* s_extra = PyUnicode_InternFromString("extra");
+    if (!s_extra_slot || !s_config || !s_extra) {
+        PyErr_Clear();
+        return false;
+    }
+    if (!PyType_SUPPORTS_WEAKREFS(tp) || !_PyType_Lookup(tp, s_extra_slot)) return false;
+    PyObject* config = _PyType_Lookup(tp, s_config);  // borrowed
+    if (!config || !PyDict_CheckExact(config)) return false;
+    PyObject* extra = PyDict_GetItemWithError(config, s_extra);  // borrowed; str keys run no user code
+    if (!extra) {
+        PyErr_Clear();
+        return false;
+    }
+    return PyUnicode_Check(extra) &&
+           (PyUnicode_CompareWithASCIIString(extra, "forbid") == 0 || PyUnicode_CompareWithASCIIString(extra, "allow") == 0);
+}
+
 PyObject* find_in_weak_table(PyObject* owner) {
-    // Only owners that could store it nowhere else are in the weak table.
-    if (type_has_dict(Py_TYPE(owner)) && !PyType_Check(owner)) return nullptr;
+    if (!weak_table.size()) return nullptr;
+    // Owners with no weak references are never in the table. Others are
+    // looked up without asking why their __dict__ or slot had nothing: the
+    // entry of a dead owner is gone before its address can be reused, and
+    // the owner check below rejects any other.
+    if (!PyType_SUPPORTS_WEAKREFS(Py_TYPE(owner))) return nullptr;
     PyObject* c = weak_table.get(owner);  // borrowed; only containers are stored
     if (!c || ((InstanceCachesObject*)c)->owner != owner) return nullptr;
     return Py_NewRef(c);
 }
 
+// The fix the message names depends on what made the class (a dataclass,
+// attrs, a named tuple): boundcache._storage_hint words it. A rare error
+// path, so Python is fine here; if the helper fails, a generic message.
 static PyObject* no_storage_error(PyObject* owner) {
     PyTypeObject* tp = Py_TYPE(owner);
+    Ref hint(PyImport_ImportModule("boundcache._storage_hint"));
+    Ref msg(hint ? PyObject_CallMethod(hint.get(), "no_storage_message", "O", (PyObject*)tp) : nullptr);
+    if (msg && PyUnicode_Check(msg.get())) {
+        PyErr_SetObject(PyExc_TypeError, msg.get());
+        return nullptr;
+    }
+    PyErr_Clear();
     PyErr_Format(PyExc_TypeError,
                  "boundcache cannot cache methods of %.200s instances: they have no __dict__, no "
                  "'__boundcache__' slot and no '__weakref__' slot. Add '__boundcache__' (or "
@@ -423,14 +486,6 @@ static PyObject* no_storage_error(PyObject* owner) {
 // (owner_died) removes it from the table.
 static PyObject* attach_weakly(PyObject* owner, InstanceCachesObject* c) {
     if (!PyType_SUPPORTS_WEAKREFS(Py_TYPE(owner))) return no_storage_error(owner);
-    if (type_has_dict(Py_TYPE(owner)) && !PyType_Check(owner)) {
-        // find_in_weak_table never looks there for such owners.
-        PyErr_Format(PyExc_TypeError,
-                     "boundcache cannot store its caches in this %.200s instance's __dict__ (setting "
-                     "'__boundcache__' failed)",
-                     Py_TYPE(owner)->tp_name);
-        return nullptr;
-    }
     PyObject* replaced;
     if (weak_table.put(owner, (PyObject*)c, &replaced) < 0) return nullptr;
     c->in_weak_table = true;
@@ -697,7 +752,11 @@ PyObject* attach_instance_caches(PyObject* owner) {
         if (id >= 0 && PyDict_Watch(id, dict.get()) < 0) return nullptr;
 #endif
     }
-    int r = attach_directly(owner, ticket ? ticket.get() : c.get());
+    // Strict pydantic models without a slot go to the weak table (see
+    // keeps_dict_for_fields).
+    int r = !slot && !PyType_Check(owner) && keeps_dict_for_fields(tp)
+                ? 0
+                : attach_directly(owner, ticket ? ticket.get() : c.get());
     if (r < 0) return nullptr;
     if (r > 0) return c.release();
     return attach_weakly(owner, (InstanceCachesObject*)c.get());

@@ -434,13 +434,13 @@ static PyGetSetDef wrapper_getset[] = {
 
 PyTypeObject CachedFunction_Type = {
     PyVarObject_HEAD_INIT(nullptr, 0)
-    "boundcache.CachedFunction",
+    "functools.boundcache_CachedFunction",
     sizeof(CachedFunctionObject),
 };
 
 PyTypeObject CachedMethod_Type = {
     PyVarObject_HEAD_INIT(nullptr, 0)
-    "boundcache.CachedMethod",
+    "functools.boundcache_CachedMethod",
     sizeof(CachedFunctionObject),
 };
 

@@ -121,7 +121,8 @@ def _release_entries(graph: Graph, is_candidate) -> list[tuple[Cache, CacheRow]]
             collect_boundcache(w, cache, graph, selftest, is_candidate)
         by_wrapper[id(w)] = cache
         caches.append((cache, _row_template(w, cache.kind)))
-    collect_weak_table(by_wrapper, graph, is_candidate)
+    for cache, values in collect_weak_table(by_wrapper, graph, is_candidate).values():
+        caches.append((cache, _property_row_template(cache.wrapper, values)))
     selftest.clear()
     return caches
 
@@ -140,6 +141,25 @@ def _row_template(w, kind: str) -> CacheRow:
         bytes=0,
         module=module if isinstance(module, str) else None,
         maxsize=info.maxsize,
+    )
+
+
+def _property_row_template(descriptor, values: int) -> CacheRow:
+    # A cached_property has no cache_info(): its entries are the values that
+    # the weak table holds (values kept in a __dict__ or a slot never pin).
+    func = getattr(descriptor, "func", None)
+    qualname = getattr(func, "__qualname__", None)
+    if not isinstance(qualname, str):
+        qualname = repr(descriptor)
+    module = getattr(func, "__module__", None)
+    return CacheRow(
+        qualname=qualname,
+        kind="boundcache",
+        entries=values,
+        pinned=0,
+        bytes=0,
+        module=module if isinstance(module, str) else None,
+        maxsize=None,
     )
 
 

@@ -9,8 +9,10 @@ Three kinds of table can hold an instance:
 - the function-semantics table of a boundcache wrapper (``Cls.m(obj, x)`` on
   a wrapper with function semantics), in the same key layout;
 - boundcache's weak table, for instances with neither a ``__dict__`` nor a
-  ``__boundcache__`` slot: an instance whose cached results refer back to it
-  is kept alive by its own container (contract 3.5).
+  ``__boundcache__`` slot (and pydantic models with ``extra`` set to
+  ``"forbid"`` or ``"allow"``): an instance whose cached results, of a method
+  or a ``cached_property``, refer back to it is kept alive by its own
+  container (contract 3.5).
 
 An object in the first key position counts as ``self`` only when its class
 (or a base) has the wrapper as an attribute, directly or under ``property``,
@@ -185,15 +187,22 @@ def collect_boundcache(w: object, cache: Cache, graph, selftest: SelfTest, is_ca
                 cache.holds.append((id(k[0]), [graph.release(k, 1), graph.release(v, 1)]))
 
 
-def collect_weak_table(by_wrapper: dict[int, Cache], graph, is_candidate) -> None:
+def collect_weak_table(by_wrapper: dict[int, Cache], graph, is_candidate) -> dict[int, tuple[Cache, int]]:
     """Releases the weak table's containers; their owners are pinned if
-    nothing but their own cached results refers to them."""
+    nothing but their own cached results (methods' entries or
+    ``cached_property`` values) refers to them.
+
+    Returns ``{id(descriptor): (Cache, values)}`` for the ``cached_property``
+    descriptors whose values the table holds: they have no wrapper, so no
+    row yet."""
+    properties: dict[int, tuple[Cache, int]] = {}
     for container in _core._weak_table_containers():
         owner = container._weak_owner
         if owner is None or (is_candidate is not None and not is_candidate(owner)):
             continue
         contents = container._contents()
-        if not any(items for _, items in contents):
+        values = container._properties()
+        if not values and not any(items for _, items in contents):
             continue
         graph.release(container, 1)  # the table's reference
         for w, items in contents:
@@ -207,3 +216,21 @@ def collect_weak_table(by_wrapper: dict[int, Cache], graph, is_candidate) -> Non
                 roots.append(id(k))
                 roots.append(id(v))
             cache.holds.append((id(owner), roots))
+        for name, value in values:
+            descriptor = find_property(type(owner), name)
+            if descriptor is None:
+                continue
+            cache, n = properties.get(id(descriptor)) or (Cache(descriptor, "boundcache"), 0)
+            cache.holds.append((id(owner), [id(value)]))
+            properties[id(descriptor)] = (cache, n + 1)
+    return properties
+
+
+def find_property(cls: type, name: str):
+    """The boundcache ``cached_property`` named `name` on `cls`, read from
+    the classes' namespaces (no descriptor or metaclass code runs)."""
+    for klass in getattr(cls, "__mro__", ()):
+        found = klass.__dict__.get(name)
+        if found is not None:
+            return found if isinstance(found, _core.cached_property) else None
+    return None
