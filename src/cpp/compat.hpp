@@ -16,4 +16,14 @@ inline int long_sign(PyObject* v) noexcept {
 #endif
 }
 
+// The hash of an address, as object.__hash__ gives it. Py_HashPointer is public
+// from 3.13; _Py_HashPointer is deprecated from 3.14.
+inline Py_hash_t hash_pointer(const void* p) noexcept {
+#if PY_VERSION_HEX >= 0x030D0000
+    return Py_HashPointer(p);
+#else
+    return _Py_HashPointer(p);
+#endif
+}
+
 }  // namespace bc
