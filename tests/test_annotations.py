@@ -72,10 +72,13 @@ CASES = {
 def test_readers_give_the_functions_annotations(case, reader):
     ours, theirs, plain = CASES[case]
     read = READERS[reader]
-    expected = read(plain)
-    assert expected  # the case has annotations to compare
-    assert read(theirs) == expected
+    expected = read(theirs)
+    assert "x" in expected  # the case has annotations to compare
     assert read(ours) == expected
+    if sys.version_info >= (3, 11):
+        # 3.10's get_type_hints wraps None defaults in Optional[] on the
+        # function only (it reads __defaults__), for functools' wrapper too.
+        assert read(plain) == expected
 
 
 def test_annotations_attribute_as_functools():
