@@ -59,6 +59,8 @@ class _Result(unittest.TestResult):
 
 
 def worker() -> int:
+    import faulthandler
+    faulthandler.enable()  # a crash's Python traceback goes to stderr, which the parent reports
     sys.path.insert(0, HERE)
     out = sys.stdout
     sys.stdout = sys.stderr  # tests that print must not corrupt the protocol
