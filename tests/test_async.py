@@ -588,7 +588,14 @@ class Stacked:
         return id(self)
 
 
-@pytest.mark.parametrize("check", [inspect.iscoroutinefunction, asyncio.iscoroutinefunction])
+# asyncio.iscoroutinefunction is what libraries called before 3.14, which
+# deprecates it (removed in 3.16): checked where it is not deprecated.
+ISCOROUTINEFUNCTION = [inspect.iscoroutinefunction]
+if sys.version_info < (3, 14):
+    ISCOROUTINEFUNCTION.append(asyncio.iscoroutinefunction)
+
+
+@pytest.mark.parametrize("check", ISCOROUTINEFUNCTION)
 def test_iscoroutinefunction_everywhere(check):
     @boundcache.lru_cache(maxsize=4)
     async def f(x):

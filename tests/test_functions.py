@@ -140,7 +140,15 @@ documented.custom = "attribute"
 
 def test_update_wrapper_metadata():
     w = boundcache.lru_cache(documented)
-    for attr in ("__module__", "__name__", "__qualname__", "__doc__", "__annotations__"):
+    ft = functools.lru_cache(documented)
+    # What update_wrapper copies depends on the version: __annotations__ up to
+    # 3.13, __annotate__ from 3.14 (PEP 649/749), __type_params__ from 3.12.
+    # The wrapper has exactly the attributes functools' wrapper has.
+    for attr in (*functools.WRAPPER_ASSIGNMENTS, "__annotations__"):
+        assert hasattr(w, attr) == hasattr(ft, attr), attr
+        if hasattr(ft, attr):
+            assert getattr(w, attr) == getattr(documented, attr), attr
+    for attr in ("__module__", "__name__", "__qualname__", "__doc__"):
         assert getattr(w, attr) == getattr(documented, attr)
     assert w.custom == "attribute"
     assert w.__wrapped__ is documented

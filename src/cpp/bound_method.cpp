@@ -2,6 +2,7 @@
 // long as the bound object itself lives (like a bound method); the cache it
 // reaches is the instance's own, so obj.m.cache_info() and
 // obj.m.cache_clear() see that one instance.
+#include "compat.hpp"
 #include "objects.hpp"
 
 namespace bc {
@@ -168,7 +169,7 @@ static PyObject* bound_richcompare(PyObject* a, PyObject* b, int op) {
 
 static Py_hash_t bound_hash(PyObject* self) {
     auto* b = (BoundCachedMethodObject*)self;
-    Py_hash_t h = _Py_HashPointer(b->self) ^ _Py_HashPointer(b->wrapper);
+    Py_hash_t h = hash_pointer(b->self) ^ hash_pointer(b->wrapper);
     return h == -1 ? -2 : h;
 }
 

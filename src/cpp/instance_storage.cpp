@@ -11,6 +11,7 @@
 // to the owner makes a cycle through the owner's __dict__ or slot, which the
 // cyclic GC collects as it would any attribute; only in the weak table does
 // such a result keep its owner alive (the table is a root), as documented.
+#include "compat.hpp"
 #include "objects.hpp"
 
 namespace bc {
@@ -292,7 +293,7 @@ PyObject* weak_table_containers(PyObject*, PyObject*) {
     return out;
 }
 
-static Py_hash_t instance_caches_hash(PyObject* self) { return _Py_HashPointer(self); }
+static Py_hash_t instance_caches_hash(PyObject* self) { return hash_pointer(self); }
 
 // Identity comparison, not weakref.ref's (which compares the referents).
 static PyObject* instance_caches_richcompare(PyObject*, PyObject*, int) { Py_RETURN_NOTIMPLEMENTED; }

@@ -18,6 +18,7 @@
 //    by which the map finds it, is stable because the caller holds the
 //    owner's container for the whole call; waiters hold it too.
 #include "flight_gate.hpp"
+#include "compat.hpp"
 #include "objects.hpp"
 
 #include <chrono>
@@ -614,7 +615,7 @@ bool parse_options(CachedFunctionObject* w, PyObject* ttl, PyObject* timer, PyOb
             // (an OverflowError here refused a valid int).
             if (!PyErr_ExceptionMatches(PyExc_OverflowError)) return false;
             PyErr_Clear();
-            o->max_total = _PyLong_Sign(max_total) < 0 ? 0 : PY_SSIZE_T_MAX;
+            o->max_total = long_sign(max_total) < 0 ? 0 : PY_SSIZE_T_MAX;
         }
         if (o->max_total < 1) {
             PyErr_SetString(PyExc_ValueError, "boundcache: max_total= must be at least 1");

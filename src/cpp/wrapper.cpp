@@ -18,6 +18,7 @@
 // MethodCache it uses cannot be freed under it; (2) looks the key up again
 // after the function returns before storing; (3) never releases a reference
 // while a table is inconsistent (Graveyard, lru_store.hpp).
+#include "compat.hpp"
 #include "objects.hpp"
 
 #include <cstddef>
@@ -194,7 +195,7 @@ static PyObject* wrapper_new(PyTypeObject* type, PyObject* args, PyObject* kwds)
             // Larger than any table can be: unbounded in practice, as in functools.
             if (!PyErr_ExceptionMatches(PyExc_OverflowError)) return nullptr;
             PyErr_Clear();
-            maxsize = _PyLong_Sign(maxsize_obj) < 0 ? 0 : PY_SSIZE_T_MAX;
+            maxsize = long_sign(maxsize_obj) < 0 ? 0 : PY_SSIZE_T_MAX;
         }
         if (maxsize < 0) maxsize = 0;
     } else {
