@@ -26,6 +26,8 @@ def no_storage_message(cls: type) -> str:
         f"no '__boundcache__' slot and no '__weakref__' slot."
     )
     if issubclass(cls, tuple) and isinstance(getattr(cls, "_fields", None), tuple):
+        if sys.version_info < (3, 12):
+            return f"{head} {name} is a named tuple, whose instances can have neither. {_value_key_advice(cls)}"
         return (
             f"{head} {name} is a named tuple, whose instances can have neither: subclass it "
             f"without __slots__ (class My{cls.__name__}({name}): pass) so that instances of the "
@@ -49,3 +51,26 @@ def no_storage_message(cls: type) -> str:
             f"remove __slots__ from {name} so that its instances have a __dict__."
         )
     return f"{head} Add '__boundcache__' (or '__weakref__') to {name}.__slots__."
+
+
+
+def _value_key_advice(cls: type) -> str:
+    base = _variable_size(cls)
+    value = f"{'tuple' if issubclass(cls, tuple) else base}(self)" if base else "<the instance's value>"
+    return (
+        f"Key the cache by value instead: @boundcache.lru_cache(key=lambda self, *args: "
+        f"(type(self), {value}, *args)), which, as functools does, shares entries between equal "
+        f"instances and keeps none of them alive."
+    )
+
+
+def no_death_signal_message(cls: type) -> str:
+    """Before Python 3.12, for instances with a ``__dict__`` but no weak
+    references (subclasses of int, bytes, tuple, named tuples)."""
+    name = cls.__qualname__
+    return (
+        f"boundcache cannot keep per-instance caches for {name} instances before Python 3.12: "
+        f"they have no weak references, and nothing then tells boundcache when one dies (a copy "
+        f"sharing its caches could be served a dead instance's results). Use Python 3.12+, or: "
+        f"{_value_key_advice(cls)}"
+    )

@@ -466,10 +466,10 @@ PyObject* find_in_weak_table(PyObject* owner) {
 // The fix the message names depends on what made the class (a dataclass,
 // attrs, a named tuple): boundcache._storage_hint words it. A rare error
 // path, so Python is fine here; if the helper fails, a generic message.
-static PyObject* no_storage_error(PyObject* owner) {
+static PyObject* no_storage_error(PyObject* owner, const char* hint_name = "no_storage_message") {
     PyTypeObject* tp = Py_TYPE(owner);
     Ref hint(PyImport_ImportModule("boundcache._storage_hint"));
-    Ref msg(hint ? PyObject_CallMethod(hint.get(), "no_storage_message", "O", (PyObject*)tp) : nullptr);
+    Ref msg(hint ? PyObject_CallMethod(hint.get(), hint_name, "O", (PyObject*)tp) : nullptr);
     if (msg && PyUnicode_Check(msg.get())) {
         PyErr_SetObject(PyExc_TypeError, msg.get());
         return nullptr;
@@ -734,6 +734,13 @@ PyObject* attach_instance_caches(PyObject* owner) {
     // materialised now if it was inline values, so that it has an identity.
     Ref dict;
     if (!slot && !PyType_SUPPORTS_WEAKREFS(tp) && type_has_dict(tp) && !PyType_Check(owner)) {
+#if PY_VERSION_HEX < 0x030C0000
+        // Before 3.12 nothing tells when such an owner dies (no weak
+        // reference, no dict watcher): a shallow copy sharing its container
+        // could outlive it and be served its entries at its reused address.
+        // Refused rather than ever answering wrongly (docs/methods.md).
+        return no_storage_error(owner, "no_death_signal_message");
+#endif
         dict.reset(PyObject_GenericGetDict(owner, nullptr));
         if (!dict) return nullptr;
     }
