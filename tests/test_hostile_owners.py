@@ -338,6 +338,12 @@ class Result(list):
     """A result that weak references (and so weakref.finalize) accept."""
 
 
+# Before 3.12 nothing tells boundcache when such an owner dies: they are
+# refused (docs/methods.md), and the tests below check that refusal there.
+before_312 = sys.version_info < (3, 12)
+needs_312 = pytest.mark.skipif(before_312, reason="refused before 3.12: test_refused_before_312_with_a_value_key_that_works")
+
+
 class IntOwner(int):
     calls = 0
 
@@ -347,6 +353,7 @@ class IntOwner(int):
         return Result([int(self), type(self).calls])
 
 
+@needs_312
 def test_copy_of_owner_without_weakrefs_starts_empty(no_gc):
     a = IntOwner(1)
     a.tag = "a"
@@ -361,6 +368,7 @@ def test_copy_of_owner_without_weakrefs_starts_empty(no_gc):
         assert clone.m() is clone.m()
 
 
+@needs_312
 def test_owner_without_weakrefs_never_sees_a_dead_owners_entries(no_gc):
     # a caches, b = copy(a) shares a's container without using it, a dies;
     # copies of b are then allocated, some at a's old address (and with a
@@ -384,7 +392,7 @@ def test_owner_without_weakrefs_never_sees_a_dead_owners_entries(no_gc):
     del served
 
 
-@pytest.mark.skipif(sys.version_info < (3, 12), reason="no death signal for such owners before 3.12 (design.md)")
+@needs_312
 def test_owner_without_weakrefs_entries_die_with_it_while_a_copy_holds_them(no_gc):
     freed = []
     a = IntOwner(3)
@@ -396,7 +404,7 @@ def test_owner_without_weakrefs_entries_die_with_it_while_a_copy_holds_them(no_g
     assert b.m()[0] == 3
 
 
-@pytest.mark.skipif(sys.version_info < (3, 12), reason="no death signal for such owners before 3.12 (design.md)")
+@needs_312
 def test_owner_without_weakrefs_copy_of_a_dead_copy_is_never_served(no_gc):
     # The sequence that only a death signal rules out: the last copy holds
     # the ticket alone, at the dead original's address, its dict at the dead
@@ -418,6 +426,7 @@ def test_owner_without_weakrefs_copy_of_a_dead_copy_is_never_served(no_gc):
 
 
 @pytest.mark.parametrize("base", [int, bytes, tuple, "namedtuple"])
+@needs_312
 def test_owner_without_weakrefs_entries_die_with_it(base, no_gc):
     if base == "namedtuple":
         import collections
@@ -437,6 +446,37 @@ def test_owner_without_weakrefs_entries_die_with_it(base, no_gc):
     del a
     assert freed == [1]
     assert Owner.m.cache_info().currsize == 0
+
+
+@pytest.mark.skipif(not before_312, reason="3.12+ keeps their caches: the tests above")
+@pytest.mark.parametrize("base", [int, bytes, tuple, "namedtuple"])
+def test_refused_before_312_with_a_value_key_that_works(base, no_gc):
+    if base == "namedtuple":
+        import collections
+
+        base = collections.namedtuple("P", "x")
+    value = "tuple" if issubclass(base, tuple) else base.__name__
+
+    class Owner(base):
+        @boundcache.lru_cache
+        def m(self):
+            return Result([1])
+
+    a = Owner((1,)) if base is tuple else Owner(1) if hasattr(base, "_fields") else Owner()
+    with pytest.raises(TypeError, match=r"before Python 3\.12") as error:
+        a.m()
+    advice = f"key=lambda self, *args: (type(self), {value}(self), *args)"
+    assert advice in str(error.value)
+    assert "__boundcache__" not in vars(a)
+
+    # The advice, as written, caches by value and keeps no instance alive.
+    namespace = {"Result": Result}
+    exec("def n(self, k):\n    return Result([k])", namespace)
+    Owner.n = boundcache.lru_cache(key=eval(advice[len("key="):], namespace))(namespace["n"])
+    refs = sys.getrefcount(a)
+    first = a.n(3)
+    assert a.n(3) is first and copy.copy(a).n(3) is first
+    assert sys.getrefcount(a) == refs
 
 
 # ---- item 6: a cached classmethod under an inherited __boundcache__ slot ----

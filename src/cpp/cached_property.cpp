@@ -119,10 +119,16 @@ bool nowhere_to_store(PyObject* obj) {
     return !type_has_dict(tp) && !PyType_SUPPORTS_WEAKREFS(tp) && !_PyType_Lookup(tp, g.str_boundcache);
 }
 
-const char kSlotsHint[] =
-    " boundcache keeps it, for instances without a __dict__, in a '__boundcache__' slot or through a "
-    "'__weakref__' slot: add either to the class's __slots__.";
-
+// The slotted variant's refusal: functools' message, then the fix that
+// boundcache's method caches name for the same class.
+PyObject* nowhere_to_store_error(PyObject* obj, PyObject* name) {
+    Ref hint(storage_hint(Py_TYPE(obj)));
+    Ref tname(hint ? type_name(obj) : nullptr);
+    if (!tname) return nullptr;
+    PyErr_Format(PyExc_TypeError, "No '__dict__' attribute on %R instance to cache %R property. %U", tname.get(), name,
+                 hint.get());
+    return nullptr;
+}
 // The stored value as a new reference; NULL without exception when absent.
 PyObject* stored_value(PyObject* self, PyObject* obj, PyObject* name) {
     if (is_slotted(self)) {
@@ -158,7 +164,7 @@ PyObject* compute(CachedPropertyObject* p, PyObject* obj, PyObject* name, bool r
         return nullptr;
     }
     // Refused before the function runs, as functools does.
-    if (is_slotted((PyObject*)p) && nowhere_to_store(obj)) return no_dict_error(obj, name, kSlotsHint);
+    if (is_slotted((PyObject*)p) && nowhere_to_store(obj)) return nowhere_to_store_error(obj, name);
     Flight* f = nullptr;
     if (register_flight) {
         void* mem = PyMem_Malloc(sizeof(Flight));
@@ -249,7 +255,7 @@ static int property_set(PyObject* self, PyObject* obj, PyObject* value) {
     }
     if (value) {
         if (nowhere_to_store(obj)) {
-            no_dict_error(obj, name.get(), kSlotsHint);
+            nowhere_to_store_error(obj, name.get());
             return -1;
         }
         Ref c(instance_caches_for(obj));

@@ -466,20 +466,21 @@ PyObject* find_in_weak_table(PyObject* owner) {
 // The fix the message names depends on what made the class (a dataclass,
 // attrs, a named tuple): boundcache._storage_hint words it. A rare error
 // path, so Python is fine here; if the helper fails, a generic message.
-static PyObject* no_storage_error(PyObject* owner, const char* hint_name = "no_storage_message") {
-    PyTypeObject* tp = Py_TYPE(owner);
+PyObject* storage_hint(PyTypeObject* tp, const char* hint_name) {
     Ref hint(PyImport_ImportModule("boundcache._storage_hint"));
     Ref msg(hint ? PyObject_CallMethod(hint.get(), hint_name, "O", (PyObject*)tp) : nullptr);
-    if (msg && PyUnicode_Check(msg.get())) {
-        PyErr_SetObject(PyExc_TypeError, msg.get());
-        return nullptr;
-    }
+    if (msg && PyUnicode_Check(msg.get())) return msg.release();
     PyErr_Clear();
-    PyErr_Format(PyExc_TypeError,
-                 "boundcache cannot cache methods of %.200s instances: they have no __dict__, no "
-                 "'__boundcache__' slot and no '__weakref__' slot. Add '__boundcache__' (or "
-                 "'__weakref__') to %.200s.__slots__.",
-                 tp->tp_name, tp->tp_name);
+    return PyUnicode_FromFormat(
+        "boundcache cannot cache methods of %.200s instances: they have no __dict__, no "
+        "'__boundcache__' slot and no '__weakref__' slot. Add '__boundcache__' (or "
+        "'__weakref__') to %.200s.__slots__.",
+        tp->tp_name, tp->tp_name);
+}
+
+static PyObject* no_storage_error(PyObject* owner, const char* hint_name = "no_storage_message") {
+    Ref msg(storage_hint(Py_TYPE(owner), hint_name));
+    if (msg) PyErr_SetObject(PyExc_TypeError, msg.get());
     return nullptr;
 }
 

@@ -205,6 +205,10 @@ inline PyObject* find_instance_caches(PyObject* owner) {
 PyObject* instance_caches_for(PyObject* owner);
 // A new container attached to an owner known to have none (new reference).
 PyObject* attach_instance_caches(PyObject* owner);
+// The message of the TypeError for an owner with nowhere to keep caches,
+// naming a fix in its class's own terms (boundcache._storage_hint); a new
+// str, NULL only on memory error.
+PyObject* storage_hint(PyTypeObject* tp, const char* hint_name = "no_storage_message");
 
 // The MethodCache for `wrapper` in container `c`, added if missing.
 MethodCache* method_cache_in(InstanceCachesObject* c, CachedFunctionObject* wrapper);

@@ -53,13 +53,12 @@ _ENUM_BASES = frozenset({
 })
 _ENUM_METACLASSES = frozenset({"enum.EnumMeta", "enum.EnumType"})
 
-# The single switch for pydantic models.  boundcache's decorators do not yet
-# define on a pydantic BaseModel (pydantic inspects every class attribute), so
-# a rewrite could produce a model that fails to define: methods of classes
-# deriving from BaseModel are reported, not rewritten.  Set this to True once
-# boundcache and pydantic agree (the compatibility work); the tests in
-# tests/checker/test_class_kinds.py say what changes.
-FIX_PYDANTIC_MODELS = False
+# The single switch for pydantic models: boundcache's decorators define on a
+# pydantic BaseModel (pydantic takes objects whose class's __module__ is
+# "functools" as decorators, docs/methods.md), so their methods are rewritten
+# like any other class's; tests/checker/test_class_kinds.py checks the switch
+# against what the installed pydantic accepts.
+FIX_PYDANTIC_MODELS = True
 
 _NAMEDTUPLE_CLASSES = frozenset({"typing.NamedTuple", "typing_extensions.NamedTuple"})
 _NAMEDTUPLE_FACTORIES = frozenset({
@@ -558,15 +557,21 @@ def _blocker(kind: ClassKind, name: str, bounded: bool | None) -> str:
     if kind.pydantic and not FIX_PYDANTIC_MODELS:
         return (f"; not rewritten: {name} is a pydantic model, on which boundcache's decorators "
                 "are not supported yet")
-    if kind.storage is True:
-        return ""
     if kind.tuple_based:
+        # A tuple has no weak references: without a __dict__ boundcache has
+        # nowhere to keep a cache; with one, only from Python 3.12 (before,
+        # nothing tells it when such an instance dies), which the checker
+        # cannot assume of the code it fixes.
         keep = ("keep functools (its cache is bounded) and add `# noqa: BC001`" if bounded
                 else "bound it, functools.lru_cache(maxsize=N)")
-        return (f"; not rewritten: boundcache cannot keep a per-instance cache on {name}, a tuple "
-                "(no __dict__, and CPython takes no '__weakref__' or other slot in a tuple "
-                f"subclass's __slots__): {keep}, or share entries between equal values without "
-                f"pinning them, {_KEYED_BY_VALUE}")
+        why = ("has a __dict__ but no weak references, which boundcache supports only on "
+               "Python 3.12+" if kind.storage is True else
+               "has no __dict__, and CPython takes no '__weakref__' or other slot in a tuple "
+               "subclass's __slots__")
+        return (f"; not rewritten: {name} is a tuple that {why}: {keep}, or share entries "
+                f"between equal values without pinning them, {_KEYED_BY_VALUE}")
+    if kind.storage is True:
+        return ""
     if kind.storage is False:
         return (f"; not rewritten: {kind.slots_from} has __slots__ without '__weakref__' or "
                 "'__boundcache__', so boundcache would have nowhere to keep its cache (TypeError "

@@ -1,6 +1,5 @@
-"""pydantic models: not rewritten until boundcache's decorators define on
-them (FIX_PYDANTIC_MODELS in boundcache/checker/finding.py).  Today pydantic
-refuses the class: "A non-annotated attribute was detected"."""
+"""pydantic models: rewritten, since boundcache's decorators define on them
+(FIX_PYDANTIC_MODELS in boundcache/checker/finding.py)."""
 from functools import lru_cache
 
 import pydantic
@@ -11,13 +10,13 @@ class Settings(BaseModel):
     model_config = pydantic.ConfigDict(frozen=True)  # hashable: functools works
     name: str
 
-    @lru_cache(maxsize=8)  # expect: BC001 nofix
+    @lru_cache(maxsize=8)  # expect: BC001 fix
     def upper(self):
         return [self.name.upper()]
 
 
 class Derived(Settings):
-    @lru_cache(maxsize=8)  # expect: BC001 nofix
+    @lru_cache(maxsize=8)  # expect: BC001 fix
     def lower(self):
         return [self.name.lower()]
 
@@ -26,7 +25,7 @@ class Other(pydantic.main.BaseModel):
     model_config = pydantic.ConfigDict(frozen=True)
     n: int
 
-    @lru_cache(maxsize=8)  # expect: BC001 nofix
+    @lru_cache(maxsize=8)  # expect: BC001 fix
     def twice(self):
         return [2 * self.n]
 

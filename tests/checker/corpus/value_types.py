@@ -2,8 +2,9 @@
 
 boundcache cannot keep a per-instance cache on a tuple (no __dict__, and a
 tuple subclass takes no '__weakref__' slot): those are reported, not
-rewritten.  A namedtuple subclass without __slots__ and a frozen dataclass
-have a __dict__: rewritten.
+rewritten.  A namedtuple subclass without __slots__ has a __dict__ but no
+weak references, which boundcache supports only from Python 3.12: reported,
+not rewritten.  A frozen dataclass is rewritten.
 """
 import collections
 import dataclasses
@@ -34,14 +35,15 @@ class SlottedPoint(collections.namedtuple("SlottedPoint", "x y")):
 
 
 class Point(collections.namedtuple("Point", "x y")):
-    # No __slots__: the subclass has a __dict__.
-    @lru_cache(maxsize=32)  # expect: BC001 fix
+    # No __slots__: the subclass has a __dict__, but no weak references
+    # (boundcache supports that from Python 3.12 only).
+    @lru_cache(maxsize=32)  # expect: BC001 nofix
     def norm(self):
         return [abs(self.x) + abs(self.y)]
 
 
 class SubRegion(Region):
-    @functools.lru_cache  # expect: BC001 fix
+    @functools.lru_cache  # expect: BC001 nofix
     def double(self):
         return [2 * self.x]
 
