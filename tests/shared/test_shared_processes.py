@@ -44,8 +44,11 @@ CHILD = textwrap.dedent(
 
 
 def spawn(tmp_path, server, threads=1, work=0.3, lease=30.0):
+    # Written once: rewriting it while an earlier child still reads it gave
+    # that child an empty script (exit 0, no output).
     script = tmp_path / "child.py"
-    script.write_text(CHILD)
+    if not script.exists():
+        script.write_text(CHILD)
     return subprocess.Popen(
         [sys.executable, str(script), server.url, str(threads), str(work), str(lease)],
         stdout=subprocess.PIPE,
