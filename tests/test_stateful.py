@@ -25,7 +25,7 @@ eviction), the step checks what the contract does say (no crash, only the
 expected exceptions, results that belong to the call) and then resyncs: it
 clears every cache and the model with it.
 
-Budget: ``BOUNDCACHE_FUZZ_EXAMPLES`` (default 60) runs of
+Budget: ``BOUNDCACHE_FUZZ_EXAMPLES`` (default 100) runs of
 ``BOUNDCACHE_FUZZ_STEPS`` (default 40) steps, derandomized so that CI is
 reproducible; ``BOUNDCACHE_FUZZ_SEED=random`` draws fresh examples (local
 long runs). ``KNOWN_BUGS_PENDING`` lists the rules that reproduce bugs of
@@ -81,7 +81,7 @@ def enabled(bug):
     return bug not in KNOWN_BUGS_PENDING or _KNOWN_ON == "all" or bug in _KNOWN_ON.split(",")
 
 
-EXAMPLES = int(os.environ.get("BOUNDCACHE_FUZZ_EXAMPLES", "60"))
+EXAMPLES = int(os.environ.get("BOUNDCACHE_FUZZ_EXAMPLES", "100"))
 STEPS = int(os.environ.get("BOUNDCACHE_FUZZ_STEPS", "40"))
 RANDOM = os.environ.get("BOUNDCACHE_FUZZ_SEED", "") == "random"
 FORK_OK = hasattr(os, "fork") and os.environ.get("BOUNDCACHE_FUZZ_FORK", "1") == "1"
@@ -453,7 +453,7 @@ class CacheMachine(RuleBasedStateMachine):
     def __init__(self):
         super().__init__()
         self.gc_was = gc.isenabled()
-        gc.collect()
+        gc.collect(1)
         gc.disable()
         self.quiet = True
         for cls, name in WRAPPERS:
@@ -785,7 +785,18 @@ class CacheMachine(RuleBasedStateMachine):
         self.insts[uid] = Inst(uid, obj, family)
 
     @precondition(lambda self: self.insts)
-    @rule(i=st.integers(0, 30), name=st.sampled_from(WRAPPED), a=call_args, form=st.integers(0, 2))
+    @rule(
+        calls=st.lists(
+            st.tuples(st.integers(0, 30), st.sampled_from(WRAPPED), call_args, st.integers(0, 2)),
+            min_size=1,
+            max_size=8,
+        )
+    )
+    def calls(self, calls):
+        # several calls a step: the other rules would otherwise dilute them
+        for i, name, a, form in calls:
+            self.call(i, name, a, form)
+
     def call(self, i, name, a, form):
         inst = self.pick(i)
         args, kwargs = a
@@ -1308,13 +1319,16 @@ class CacheMachine(RuleBasedStateMachine):
 
     # ---- rules: the process ----
 
-    @rule()
-    def collect(self):
+    @rule(gen=st.sampled_from([0, 0, 1, 2]))
+    def collect(self, gen):
         # the GC traverses and may clear containers; nothing live may change
-        gc.collect()
+        # (a full collection costs 0.2 s with hypothesis loaded: kept rare)
+        gc.collect(gen)
 
-    @rule()
-    def audit(self):
+    @rule(roll=st.integers(0, 3))
+    def audit(self, roll):
+        if roll:
+            return  # 0.1 s a call
         report = boundcache.audit(collect=False)
         rows = [r for r in report if r.kind == "boundcache" and r.module == __name__]
         assert all(r.pinned == 0 for r in rows), rows
@@ -1403,6 +1417,6 @@ TestCacheMachine.settings = settings(
     derandomize=not RANDOM,
     database=None,
     suppress_health_check=list(HealthCheck),
-    phases=None if os.environ.get("BOUNDCACHE_FUZZ_SHRINK", "1") == "1" else [Phase.explicit, Phase.generate],
+    phases=tuple(Phase) if os.environ.get("BOUNDCACHE_FUZZ_SHRINK", "1") == "1" else (Phase.explicit, Phase.generate),
     report_multiple_bugs=os.environ.get("BOUNDCACHE_FUZZ_MULTI", "") == "1",
 )
