@@ -1102,13 +1102,26 @@ class CacheMachine(RuleBasedStateMachine):
             def __del__(self):
                 audits.append(len(list(boundcache.audit(collect=False))))
 
-        payload = Payload()
+        def make():
+            if how == "closure_del":
+                keep = Payload()
 
-        def fn(x, _keep=payload if how == "closure_del" else None):
-            return payload if how == "result_del" else Value(("w", x))
+                def fn(x):
+                    return Value(("w", x, keep))
 
-        w = lru_cache(maxsize=4)(fn)
-        del fn, payload
+            elif how == "result_del":
+
+                def fn(x):
+                    return Payload() if x == 1 else Value(("w", x))
+
+            else:
+
+                def fn(x):
+                    return Value(("w", x))
+
+            return fn
+
+        w = lru_cache(maxsize=4)(make())
         w(1)
         w(2)
         fin = weakref.finalize(w, lambda: audits.append(len(list(boundcache.audit(collect=False)))))
@@ -1116,6 +1129,7 @@ class CacheMachine(RuleBasedStateMachine):
         del w
         assert not fin.alive, "the wrapper was not freed by reference counting"
         assert audits, "nothing ran"
+        audits.clear()
 
     @precondition(lambda self: enabled("weak_table_trust") and any(i.family == "W" for i in self.insts.values()))
     @rule(i=st.integers(0, 30), foreign=st.sampled_from(["str", "int", "other_container"]))
