@@ -827,6 +827,22 @@ class CacheMachine(RuleBasedStateMachine):
         for i, name, a, form in calls:
             self.call(i, name, a, form)
 
+    @precondition(lambda self: self.insts)
+    @rule(
+        i=st.integers(0, 30),
+        name=st.sampled_from(WRAPPED),
+        keys=st.lists(st.sampled_from([0, 1, 2, 3, "d"]), min_size=2, max_size=10),
+    )
+    def calls_on_one(self, i, name, keys):
+        # one instance's cache through hits, misses and evictions (and the
+        # __del__ of evicted DelValues)
+        for k in keys:
+            self.call(i, name, ((k,), {}), 0)
+
+    @initialize(act=st.one_of(st.none(), ACTIONS))
+    def initial_value_hook(self, act):
+        self.value_action = act
+
     def call(self, i, name, a, form):
         inst = self.pick(i)
         args, kwargs = a
@@ -894,6 +910,8 @@ class CacheMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.insts)
     @rule(i=st.integers(0, 30))
     def delete_instance(self, i):
+        if not self.insts:
+            return
         inst = self.pick(i)
         del self.insts[inst.uid]
         values = [e[0] for (uid, _, _), m in self.caches.items() if uid == inst.uid for e in m.d.values()]
@@ -1005,7 +1023,18 @@ class CacheMachine(RuleBasedStateMachine):
     # ---- rules: callbacks ----
 
     @precondition(lambda self: self.insts)
-    @rule(i=st.integers(0, 30), act=ACTIONS, weak=st.booleans())
+    @rule(i=st.integers(0, 30), acts=st.lists(st.tuples(ACTIONS, st.booleans()), min_size=1, max_size=3))
+    def add_finalizers(self, i, acts):
+        for act, weak in acts:
+            self.add_finalizer(i, act, weak)
+
+    @precondition(lambda self: self.insts)
+    @rule(i=st.integers(0, 30), family=st.sampled_from(sorted(FAMILIES)), j=st.integers(0, 2))
+    def replace_instance(self, i, family, j):
+        self.delete_instance(i)
+        self.check_all()
+        self.new_instance(family, j)
+
     def add_finalizer(self, i, act, weak):
         inst = self.pick(i)
         if inst.family == "SN":
