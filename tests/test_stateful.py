@@ -1436,7 +1436,7 @@ class CacheMachine(RuleBasedStateMachine):
         assert all(r.pinned == 0 for r in rows), rows
         str(report)
 
-    @precondition(lambda self: FORK_OK and self.forks == 0 and self.insts)
+    @precondition(lambda self: FORK_OK and self.forks == 0 and self.insts and threading.active_count() == 1)
     @rule(i=st.integers(0, 30), roll=st.integers(0, 7))
     def fork(self, i, roll):
         if roll:
