@@ -1165,42 +1165,38 @@ class CacheMachine(RuleBasedStateMachine):
         assert got[0] == "raised" and isinstance(got[1], TypeError) and ran == [], got
 
     @precondition(lambda self: enabled("wrapper_teardown"))
-    @rule(how=st.sampled_from(["finalize", "closure_del", "result_del"]))
-    def wrapper_teardown(self, how):
-        audits = []
+    @rule(how=st.sampled_from(["finalize", "result_del"]), n=st.integers(1, 3))
+    def wrapper_teardown(self, how, n):
+        """A method wrapper dies (deleted from its class) while instances hold
+        caches for it; its finalizer, or a result's __del__, reaches it
+        through the instances' containers (``_contents()``) and audit()."""
+        seen = []
+
+        def look():
+            for c in conts:
+                seen.append(len(c._contents()))
+            list(boundcache.audit(collect=False))
 
         class Payload:
             def __del__(self):
-                audits.append(len(list(boundcache.audit(collect=False))))
+                look()
 
-        def make():
-            if how == "closure_del":
-                keep = Payload()
+        def f(self, x):
+            return Payload() if how == "result_del" else Value(("tmp", x))
 
-                def fn(x):
-                    return Value(("w", x, keep))
-
-            elif how == "result_del":
-
-                def fn(x):
-                    return Payload() if x == 1 else Value(("w", x))
-
-            else:
-
-                def fn(x):
-                    return Value(("w", x))
-
-            return fn
-
-        w = lru_cache(maxsize=4)(make())
-        w(1)
-        w(2)
-        fin = weakref.finalize(w, lambda: audits.append(len(list(boundcache.audit(collect=False)))))
+        C = type("Tmp", (), {"m": lru_cache(maxsize=4)(f)})
+        objs = [C() for _ in range(n)]
+        for o in objs:
+            o.m(1)
+        conts = [c for o in objs for c in weakref.getweakrefs(o) if type(c).__name__ == "InstanceCaches"]
+        fin = weakref.finalize(C.__dict__["m"], look)
         self.finalizers.append(fin)
-        del w
+        delattr(C, "m")
         assert not fin.alive, "the wrapper was not freed by reference counting"
-        assert audits, "nothing ran"
-        audits.clear()
+        assert seen, "nothing ran"
+        for o in objs:
+            assert outcome_of(getattr, o, "m")[0] == "raised"  # gone with the class attribute
+        del objs, conts
 
     @precondition(lambda self: enabled("weak_table_trust") and any(i.family == "W" for i in self.insts.values()))
     @rule(i=st.integers(0, 30), foreign=st.sampled_from(["str", "int", "other_container"]))
