@@ -142,7 +142,8 @@ class DelValue(Value):
 
 
 def _body(self, name, args, kwargs):
-    label = self.label
+    # no label: a hook runs while tamper_dict has just cleared __dict__
+    label = getattr(self, "label", "unlabelled")
     record((label, name, args, dict(kwargs)))
     if "boom" in args:
         raise HostileError("function")
@@ -180,7 +181,7 @@ def _k(self, *a, **k):
 
 
 def _p(self):
-    label = self.label
+    label = getattr(self, "label", "unlabelled")
     record((label, "p", (), {}))
     return Value((label, "p", next(SERIAL)))
 
