@@ -49,7 +49,6 @@ import time
 import weakref
 from collections import OrderedDict
 
-import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
@@ -1172,6 +1171,7 @@ class CacheMachine(RuleBasedStateMachine):
         caches for it; its finalizer, or a result's __del__, reaches it
         through the instances' containers (``_contents()``) and audit()."""
         seen = []
+        conts = []
 
         def look():
             for c in conts:
@@ -1189,7 +1189,7 @@ class CacheMachine(RuleBasedStateMachine):
         objs = [C() for _ in range(n)]
         for o in objs:
             o.m(1)
-        conts = [c for o in objs for c in weakref.getweakrefs(o) if type(c).__name__ == "InstanceCaches"]
+        conts.extend(c for o in objs for c in weakref.getweakrefs(o) if type(c).__name__ == "InstanceCaches")
         fin = weakref.finalize(C.__dict__["m"], look)
         self.finalizers.append(fin)
         delattr(C, "m")
@@ -1197,7 +1197,8 @@ class CacheMachine(RuleBasedStateMachine):
         assert seen, "nothing ran"
         for o in objs:
             assert outcome_of(getattr, o, "m")[0] == "raised"  # gone with the class attribute
-        del objs, conts
+        conts.clear()
+        del objs
 
     @precondition(lambda self: enabled("weak_table_trust") and any(i.family == "W" for i in self.insts.values()))
     @rule(i=st.integers(0, 30), foreign=st.sampled_from(["str", "int", "other_container"]))
