@@ -276,6 +276,26 @@ def _theine_method(maxsize: int | None, body: Method = _m) -> type:
     return Theine
 
 
+# -- wrapt (2.2+): lru_cache, a functools.lru_cache behind a wrapt FunctionWrapper; on methods one
+# functools cache per instance, kept as an attribute of the instance (the cache refers back to the
+# instance through its bound method, so an instance is freed only by the cycle collector).
+
+
+def _wrapt_function(maxsize: int | None) -> Decorator:
+    import wrapt
+
+    return wrapt.lru_cache(maxsize=maxsize)
+
+
+def _wrapt_method(maxsize: int | None, body: Method = _m) -> type:
+    import wrapt
+
+    class Wrapt:
+        m = wrapt.lru_cache(maxsize=maxsize)(_as_method(body, "Wrapt"))
+
+    return Wrapt
+
+
 # -- async-lru: alru_cache, for async def only (functions, and methods keyed by (self, x)).
 
 
@@ -338,6 +358,7 @@ LIBRARIES: dict[str, Library] = {
             method_class=_theine_method,
             unbounded=False,
         ),
+        Library("wrapt", "wrapt.lru_cache", "wrapt", function=_wrapt_function, method_class=_wrapt_method),
         Library(
             "async_lru",
             "async_lru.alru_cache",

@@ -33,6 +33,7 @@ COLORS = {
     "cachebox": "#2ca02c",
     "theine": "#ff7f0e",
     "async_lru": "#17becf",
+    "wrapt": "#8c564b",
 }
 MIB = 1024 * 1024
 LIFETIME_TEXT = {"refcount": "at once (refcount)", "gc": "only by gc.collect()", "pinned": "never: pinned"}
