@@ -46,6 +46,7 @@ import signal
 import sys
 import threading
 import time
+import types
 import weakref
 from collections import OrderedDict
 
@@ -58,20 +59,9 @@ from boundcache import cache, cached_property, lru_cache
 
 # Rules that reproduce a bug of issue 15 fixed on another branch. The lead
 # empties this set as the fixes are merged; each name is the rule's gate.
-KNOWN_BUGS_PENDING = {
-    "metaclass_cached_property",  # item 1: segfault / stale type cache
-    "wrapper_teardown",  # item 2: double free when a finalizer reaches a dying wrapper
-    "weak_table_trust",  # item 3: a foreign value in the weak table is used as a container
-    "owner_died_by_hand",  # item 4: the container's weakref callback called during a call
-    "nonweakref_dict_owner",  # item 5: int/tuple subclasses share entries through copies
-    "classmethod_slot_hiding",  # item 6: a classmethod cache hides the __boundcache__ slot
-    "fork_lock_in_flight",  # item 7: deadlock in the child of a fork during a lock=True miss
-    "readonly_boundcache_property",  # item 8: caching silently off
-    "nonstr_slot_name",  # item 9: SystemError
-    "timer_nan",  # item 10: NaN accepted
-    "timer_conversion_errors",  # item 10: OverflowError replaced by TypeError
-    "slotted_nowhere",  # item 11: the getter is called, then TypeError
-}
+# Every bug of issue 15's list is fixed: no rule is gated any more. A rule
+# that reproduces a new bug goes here, with its issue, until it is fixed.
+KNOWN_BUGS_PENDING: set[str] = set()
 
 _KNOWN_ON = os.environ.get("BOUNDCACHE_FUZZ_KNOWN", "")
 
@@ -1213,28 +1203,22 @@ class CacheMachine(RuleBasedStateMachine):
         ws = [x for x in self.insts.values() if x.family == "W"]
         inst = ws[i % len(ws)]
         obj = inst.obj
+        self.uncertain = True  # calls below bypass the model
         obj.m(0)
         mine = [r for r in weakref.getweakrefs(obj) if type(r).__name__ == "InstanceCaches"]
         assert len(mine) == 1
-        tables = [t for t in gc.get_referrers(mine[0]) if isinstance(t, dict) and id(obj) in t]
-        assert tables, "the weak table was not found through gc.get_referrers"
-        table = tables[0]
+        # The table is not a Python object (issue 15 item 3: a dict found
+        # here was filled with foreign values, then taken for containers):
+        # nothing user code can reach holds the container.
+        holders = [t for t in gc.get_referrers(mine[0]) if t is not mine and not isinstance(t, types.FrameType)]
+        assert not holders, ("the weak table is reachable from Python", holders)
+        del mine
         if foreign == "other_container":
             others = [x for x in ws if x is not inst]
-            if not others:
-                return
-            others[0].obj.m(0)
-            value = [r for r in weakref.getweakrefs(others[0].obj) if type(r).__name__ == "InstanceCaches"][0]
-        else:
-            value = "foreign" if foreign == "str" else 12345
-        del mine
-        self.uncertain = True
-        table[id(obj)] = value
-        del value, tables, table
+            if others:
+                others[0].obj.m(0)
         got = outcome_of(obj.m, 1)
-        assert got[0] != "raised" or isinstance(got[1], TypeError), got
-        outcome_of(obj.m.cache_info)
-        outcome_of(getattr, obj, "p")
+        assert got[0] != "raised", got
 
     @precondition(lambda self: enabled("owner_died_by_hand") and any(i.family != "SN" for i in self.insts.values()))
     @rule(i=st.integers(0, 30), during=st.booleans(), arg=st.sampled_from(["self", "none", "other"]))
@@ -1272,12 +1256,22 @@ class CacheMachine(RuleBasedStateMachine):
             got = outcome_of(fn, K())
             assert got[0] != "raised" or isinstance(got[1], TypeError), got
         outcome_of(obj.m, 2)
+        # The stored K keys refer to `obj` through __eq__'s closure (arg
+        # "other"): a cycle only the GC frees, which the GC-off checks of
+        # later steps would take for a leak.
+        obj.m.cache_clear()
+        obj.u.cache_clear()
 
     @precondition(lambda self: enabled("nonweakref_dict_owner"))
     @rule(rounds=st.integers(1, 6), kind=st.sampled_from(["int", "tuple"]), check_copy_first=st.booleans())
     def int_subclass_owner(self, rounds, kind, check_copy_first):
         base = IntOwner if kind == "int" else TupleOwner
         a = base(5) if kind == "int" else base((5,))
+        if sys.version_info < (3, 12):
+            # nothing tells when such an owner dies: refused (docs/methods.md)
+            got = outcome_of(a.m, 1)
+            assert got[0] == "raised" and isinstance(got[1], TypeError) and "3.12" in str(got[1]), got
+            return
         first = a.m(1)
         wr = weakref.ref(first)
         del first
@@ -1391,12 +1385,24 @@ class CacheMachine(RuleBasedStateMachine):
         ops=st.lists(st.sampled_from(["get a", "get n", "set n", "del n", "set a", "del a"]), max_size=6),
     )
     def slotted_property_with_odd_name(self, name, ops):
-        # a class namespace may hold keys that are not str (type() takes them)
-        Sl = type(
+        # a class namespace may hold keys that are not str (type() takes them);
+        # the slotted variant refuses such a name when the class is made, with
+        # a TypeError (3.10/3.11 wrap it in a RuntimeError, as every
+        # __set_name__ error; 3.12+ raise it with a note), or takes it and
+        # then answers with TypeError/AttributeError only
+        made = outcome_of(
+            type,
             "Sl",
             (S0,),
             {"__slots__": (), "a": cached_property(lambda self: 1), name: cached_property(lambda self: 2)},
         )
+        if made[0] == "raised":
+            error = made[1]
+            if isinstance(error, RuntimeError) and sys.version_info < (3, 12):
+                error = error.__cause__
+            assert isinstance(error, TypeError) and "str" in str(error), made
+            return
+        Sl = made[1]
         d = Sl.__dict__[name]
         o = Sl()
         run = {
