@@ -349,6 +349,9 @@ static int property_clear(PyObject* self) {
 // A computation in progress holds the property (property_get), so no flight
 // is left here. Python subclasses come here from subtype_dealloc, which has
 // untracked the object and drops the heap type's reference itself.
+// Releasing the function and the name runs user code (finalizers, a
+// closure's __del__); the property is untracked at refcount 0 and holds no
+// values (they live on the instances), so that code cannot reach it.
 static void property_dealloc(PyObject* self) {
     PyObject_GC_UnTrack(self);
     property_clear(self);

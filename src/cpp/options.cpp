@@ -52,6 +52,10 @@ struct FlightObject {
     PyObject* exc_tb;
 };
 
+// Releasing the key, the outcome and the next flight runs user code
+// (finalizers). By then the flight is unfiled (a FlightMap holds a
+// reference to each flight it files) and no thread waits on it (each waiter
+// holds one): nothing that code can reach leads here.
 static void flight_dealloc(PyObject* self) {
     auto* f = (FlightObject*)self;
     f->gate.~FlightGate();
