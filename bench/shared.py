@@ -16,9 +16,9 @@ Writes bench/results/shared.json and bench/SHARED.md (and a chart when
 matplotlib is installed). ``--smoke`` runs every part with tiny counts and
 writes nothing: a check that the harness works, not a measurement.
 
-Timing: each figure is the best of ``REPEATS`` runs of a loop of ``N``
-calls (the minimum is the least disturbed by other processes), in
-microseconds per call.
+Timing: each figure is the best of 7 runs of a loop of N calls (the
+minimum is the least disturbed by other processes), in microseconds per
+call; the libraries of one table take turns within each round.
 """
 
 from __future__ import annotations
@@ -78,24 +78,29 @@ class Server:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def best(loop, n, repeats):
-    """Microseconds per call: the best of ``repeats`` runs of ``loop(n)``."""
-    times = []
+def best(libs, n, repeats):
+    """Microseconds per call for each of ``libs`` (name -> ``loop(n)``): the
+    best of ``repeats`` rounds, the libraries interleaved within each round so
+    that a slow stretch of the machine falls on all of them alike."""
+    times = {lib: [] for lib in libs}
     for _ in range(repeats):
-        t = time.perf_counter()
-        loop(n)
-        times.append(time.perf_counter() - t)
-    return min(times) / n * 1e6
+        for lib, loop in libs.items():
+            t = time.perf_counter()
+            loop(n)
+            times[lib].append(time.perf_counter() - t)
+    return {lib: min(ts) / n * 1e6 for lib, ts in times.items()}
 
 
-async def abest(make_loop, n, repeats):
-    times = []
+async def abest(libs, n, repeats):
+    """``best`` for coroutine loops; ``libs`` maps a name to a maker of one."""
+    times = {lib: [] for lib in libs}
     for _ in range(repeats):
-        loop = make_loop()
-        t = time.perf_counter()
-        await loop(n)
-        times.append(time.perf_counter() - t)
-    return min(times) / n * 1e6
+        for lib, make_loop in libs.items():
+            loop = make_loop()
+            t = time.perf_counter()
+            await loop(n)
+            times[lib].append(time.perf_counter() - t)
+    return {lib: min(ts) / n * 1e6 for lib, ts in times.items()}
 
 
 # -- sync libraries
@@ -357,7 +362,7 @@ def versions():
 
 
 def measure(smoke):
-    n_local, n_redis, repeats = (200, 20, 1) if smoke else (200_000, 3_000, 5)
+    n_local, n_redis, repeats = (200, 20, 1) if smoke else (200_000, 3_000, 7)
     procs, threads = (2, 4) if smoke else (8, 50)
     server = Server()
     try:
@@ -365,14 +370,14 @@ def measure(smoke):
         cases, tier = sync_cases(server.url, server.port)
         for scenario, libs in cases.items():
             n = n_local if "local" in scenario else n_redis
-            results[scenario] = {lib: best(run, n, repeats) for lib, run in libs.items()}
+            results[scenario] = best(libs, n, repeats)
         tier.close()
 
         async def timed():
             acases, atier = await async_cases(server.url, server.port)
             for scenario, libs in acases.items():
                 n = n_local // 4 if "local" in scenario else n_redis
-                results[scenario] = {lib: await abest(make, n, repeats) for lib, make in libs.items()}
+                results[scenario] = await abest(libs, n, repeats)
             atier.close()
 
         asyncio.run(timed())
@@ -391,7 +396,7 @@ def write_report(data):
         "",
         "`python bench/run.py --shared` (bench/shared.py): one local `redis-server` "
         f"{data['versions']['redis-server']}, started by the harness; Python {data['versions']['python']}, "
-        f"{data['cpus']} CPUs. Microseconds per call, best of 5 loops. Versions: "
+        f"{data['cpus']} CPUs. Microseconds per call, best of 7 loops, the libraries of a table interleaved. Versions: "
         + ", ".join(f"{k} {v}" for k, v in data["versions"].items() if k not in ("python", "redis-server"))
         + ". The value is a dict holding 1 KB of bytes.",
         "",
