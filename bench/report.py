@@ -229,7 +229,107 @@ def _memory_cell(measured: dict[str, Any], probe: str) -> str:
     return cell
 
 
-def write_results_md(results: dict[str, Any], out: Path, charts: dict[str, str]) -> None:
+#: Per-version goals (issue 17): scenario -> (column title, bound on boundcache / functools).
+VERSION_GOALS = {
+    "fn_hit_int": ("function hit, int", 0.6),
+    "fn_hit_str": ("function hit, str", 0.6),
+    "method_hit": ("method hit", 0.6),
+    "fn_miss": ("function miss", 0.85),
+    "method_miss": ("method miss", 0.85),
+    "first_call": ("first call", 1.0),
+    "churn": ("churn", 1.0),
+}
+FOOTPRINT_COLUMNS = {"1x1": "1 method, 1 entry", "1x2": "2 entries", "1x4": "4 entries", "1x16": "16 entries",
+                     "3x1": "3 methods, 1 entry each"}  # fmt: skip
+#: Goal: one method with one entry costs at most this per instance.
+FOOTPRINT_GOAL = 160
+
+
+def _version_label(run: dict[str, Any]) -> str:
+    return f"{run['python']} ({run['build']})"
+
+
+def versions_md(runs: list[dict[str, Any]]) -> list[str]:
+    """The per-version section of RESULTS.md from bench/versions.py's outputs."""
+    md = [
+        "## Per CPython version",
+        "",
+        "`python bench/run.py --versions` (bench/versions.py), "
+        f"{min(r['when'] for r in runs)}: on each interpreter, in one process, boundcache, functools and "
+        "wrapt interleaved (each round times each library once, the order rotating; a figure is the best of "
+        "15 rounds of about 20 ms). pyenv builds are compiled without PGO/LTO; Debian's are optimised. "
+        "Load average during the runs: "
+        + ", ".join(f"{r['load_average']:.1f}" for r in runs)
+        + ".",
+        "",
+        "boundcache / functools (goal in the header; ❌ over it):",
+        "",
+    ]
+    header = ["CPython"] + [f"{title} (<= {bound})" for title, bound in VERSION_GOALS.values()]
+    rows = []
+    for r in runs:
+        cells = [_version_label(r)]
+        for scenario, (_, bound) in VERSION_GOALS.items():
+            t = r["timing"][scenario]
+            ratio = t["boundcache"] / t["functools"]
+            cells.append(f"{ratio:.2f}" + ("" if ratio <= bound else " ❌"))
+        rows.append(cells)
+    md += [_md_table(header, rows), ""]
+    md += ["ns per operation, functools / boundcache / wrapt:", ""]
+    rows = []
+    for r in runs:
+        cells = [_version_label(r)]
+        for scenario in VERSION_GOALS:
+            t = r["timing"][scenario]
+            cells.append(" / ".join(_ns(t[lib]) if lib in t else "–" for lib in ("functools", "boundcache", "wrapt")))
+        rows.append(cells)
+    md += [_md_table(["CPython"] + [title for title, _ in VERSION_GOALS.values()], rows), ""]
+    md += [
+        "### Footprint",
+        "",
+        "Bytes per instance for its cached calls, tracemalloc / RSS: 20,000 instances (RSS: 50,000; wrapt a "
+        "tenth as many), then each instance's cached methods called with 1, 2, 4 or 16 different small ints. "
+        "boundcache and wrapt: `lru_cache(maxsize=128)`, a cache per instance; functools: "
+        "`lru_cache(maxsize=None)`, one cache on the class, unbounded here so that it keeps every entry "
+        f"(and every instance). Goals: one method with one entry <= {FOOTPRINT_GOAL} B; each further entry no "
+        "more than functools' per-entry cost.",
+        "",
+    ]
+    rows = []
+    for r in runs:
+        for lib in ("functools", "boundcache", "wrapt"):
+            if lib not in r["footprint"]["tracemalloc"]:
+                continue
+            tm, rss = r["footprint"]["tracemalloc"][lib], r["footprint"]["rss"][lib]
+            cells = [_version_label(r), lib]
+            cells += [f"{tm[c]:,.0f} / {rss[c]:,.0f}" for c in FOOTPRINT_COLUMNS]
+            per_entry = (tm["1x16"] - tm["1x1"]) / 15
+            cells.append(f"{per_entry:,.0f}")
+            rows.append(cells)
+    md += [_md_table(["CPython", "library", *FOOTPRINT_COLUMNS.values(), "per further entry (tracemalloc)"], rows)]
+    md += ["", *_version_goal_lines(runs), ""]
+    return md
+
+
+def _version_goal_lines(runs: list[dict[str, Any]]) -> list[str]:
+    lines = []
+    for r in runs:
+        tm = r["footprint"]["tracemalloc"]
+        one = tm["boundcache"]["1x1"]
+        growth = (tm["boundcache"]["1x16"] - one) / 15
+        functools_entry = tm["functools"]["1x16"] / 16
+        lines.append(
+            f"- {'✅' if one <= FOOTPRINT_GOAL else '❌'} {_version_label(r)}: one method, one entry: "
+            f"{one:,.0f} B (goal <= {FOOTPRINT_GOAL} B); "
+            f"{'✅' if growth <= functools_entry else '❌'} each further entry {growth:,.0f} B "
+            f"(functools {functools_entry:,.0f} B)"
+        )
+    return lines
+
+
+def write_results_md(
+    results: dict[str, Any], out: Path, charts: dict[str, str], versions: list[dict[str, Any]] | None = None
+) -> None:
     timing, memory, image, env = results["timing"], results["memory"], results["image_service"], results["env"]
     libs = [lib for lib in LIBRARIES if any(k.endswith(f"/{lib}") for k in timing) or lib in memory]
     md = [
@@ -245,6 +345,8 @@ def write_results_md(results: dict[str, Any], out: Path, charts: dict[str, str])
         "processes, loops calibrated, hits unrolled 10 per loop iteration. Cells are the **median** ns per "
         "operation over all values of all processes, with the ratio to functools in the same run; "
         "the fastest in each row is bold. Minimums are in the last table.",
+        *(["- Every CPython from 3.11 to 3.15, and the footprint per instance: "
+           "[Per CPython version](#per-cpython-version)."] if versions else []),
         "",
         "## Targets",
         "",
@@ -308,6 +410,8 @@ def write_results_md(results: dict[str, Any], out: Path, charts: dict[str, str])
         "- async-lru: `@alru_cache(maxsize=128)` on `async def` functions and methods (async rows only: "
         "functools and the others cache the coroutine object, which cannot be awaited twice). "
         "The async rows time `await f(1)` in a coroutine on one event loop.",
+        "- wrapt (2.2+): `@wrapt.lru_cache(maxsize=128)`, functools' cache behind a wrapt `FunctionWrapper`; on "
+        "methods one cache per instance, which refers back to its instance (a cycle: only the GC frees it).",
         "",
         'Notes: a miss always uses a key never seen before, so every policy misses. "First call" times '
         "only the call: making the instance (which for cachetools and cachebox includes making its cache) "
@@ -321,6 +425,8 @@ def write_results_md(results: dict[str, Any], out: Path, charts: dict[str, str])
         _md_table(header, _speed_rows(timing, libs, "min")),
         "",
     ]
+    if versions:
+        md += versions_md(versions)
     out.write_text("\n".join(md))
 
 

@@ -12,6 +12,12 @@ Shared run (about a minute): ``--shared`` times the Redis tier (``shared=``)
 against dogpile.cache, cashews and aiocache on one local redis-server, and
 writes bench/SHARED.md (bench/shared.py).
 
+Versions run (about 8 minutes, as root for 3.14 and 3.15): ``--versions``
+runs bench/versions.py on every CPython >= 3.11 that pyenv provides, on
+Debian's /usr/bin/python3, and on 3.14 and 3.15 in the Debian unstable root
+of .ci/debian-unstable, each in a fresh venv; writes
+bench/results/versions.json and the per-version section of RESULTS.md.
+
 Options run (about 2 minutes): ``--options`` times lru_cache's keyword options
 (ttl=, key=, max_total=, lock=) against plain boundcache and functools, and
 peers' TTL caches, and writes bench/OPTIONS.md.
@@ -123,7 +129,9 @@ def full(args: argparse.Namespace) -> int:
     charts = {"speed": "charts/ns_per_op.png", "rss": "charts/image_service_rss.png"}
     report.plot_speed(results["timing"], HERE / charts["speed"])
     report.plot_rss(results["image_service"], HERE / charts["rss"])
-    report.write_results_md(results, HERE / "RESULTS.md", charts)
+    per_version = results_dir / "versions.json"
+    runs = json.loads(per_version.read_text()) if per_version.exists() else None
+    report.write_results_md(results, HERE / "RESULTS.md", charts, runs)
     failed = [text for ok, text in report.check_targets(results) if not ok]
     print(f"wrote {HERE / 'RESULTS.md'} and {charts_dir}/; {len(failed)} target(s) missed")
     for text in failed:
@@ -164,6 +172,60 @@ def options(args: argparse.Namespace) -> int:
     return 0
 
 
+def _wrapt_pin() -> str:
+    """The bench extra's wrapt requirement (the version RESULTS.md reports)."""
+    import tomllib
+
+    extra = tomllib.loads((HERE.parent / "pyproject.toml").read_text())["project"]["optional-dependencies"]["bench"]
+    return next(req for req in extra if req.startswith("wrapt"))
+
+
+def _host_interpreters() -> list[str]:
+    found = []
+    try:
+        root = subprocess.run(["pyenv", "root"], capture_output=True, text=True, check=True).stdout.strip()
+        bare = subprocess.run(["pyenv", "versions", "--bare"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        root, bare = "", ""
+    for v in bare.split():
+        parts = v.split(".")
+        if len(parts) == 3 and all(p.isdigit() for p in parts) and (int(parts[0]), int(parts[1])) >= (3, 11):
+            found.append(f"{root}/versions/{v}/bin/python")
+    if Path("/usr/bin/python3").exists():
+        found.append("/usr/bin/python3")
+    return found
+
+
+def versions(args: argparse.Namespace) -> int:
+    t0 = time.monotonic()
+    pin = _wrapt_pin()
+    runs = []
+    for py in _host_interpreters():
+        with tempfile.TemporaryDirectory() as venv:
+            _log(f"{py}: venv, pip install . {pin}, bench/versions.py ({time.monotonic() - t0:.0f} s)")
+            subprocess.run([py, "-m", "venv", venv], check=True)
+            vpy = f"{venv}/bin/python"
+            subprocess.run([vpy, "-m", "pip", "install", "-q", str(HERE.parent), pin], check=True,
+                           stdout=subprocess.DEVNULL)  # fmt: skip
+            out = subprocess.run([vpy, str(HERE / "versions.py")], check=True, capture_output=True, text=True).stdout
+            runs.append(json.loads(out))
+    if os.geteuid() == 0 and not args.no_sid:
+        _log(f"3.14 and 3.15 in the Debian unstable root ({time.monotonic() - t0:.0f} s)")
+        with tempfile.TemporaryDirectory() as outdir:
+            env = dict(os.environ, BOUNDCACHE_SID_PIP_EXTRA=pin)
+            subprocess.run(["bash", str(HERE.parent / ".ci" / "debian-unstable"), "bench", outdir], env=env, check=False)
+            runs += [json.loads(p.read_text()) for p in sorted(Path(outdir).glob("*.json")) if p.stat().st_size]
+    else:
+        _log("3.14 and 3.15 left out (needs root for the Debian unstable root, or --no-sid given)")
+    runs.sort(key=lambda r: (tuple(int(x) for x in r["python"].split(".")[:2]), r["build"] != "pyenv"))
+    (HERE / "results" / "versions.json").write_text(json.dumps(runs, indent=1))
+    args.report_only = True
+    full(args)
+    print("\n".join(report.versions_md(runs)))
+    _log(f"versions done in {time.monotonic() - t0:.0f} s")
+    return 0
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="only the core issue's ratios, printed; writes nothing")
@@ -171,6 +233,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--shared", action="store_true", help="the Redis tier against dogpile.cache, cashews, aiocache; writes SHARED.md"
     )
+    parser.add_argument("--versions", action="store_true", help="boundcache/functools/wrapt on every CPython 3.11+")
+    parser.add_argument("--no-sid", action="store_true", help="with --versions: leave out 3.14/3.15 (Debian root)")
     parser.add_argument("--only", metavar="LIBS", help=f"comma-separated subset of: {','.join(LIBRARIES)}")
     parser.add_argument("--scenarios", metavar="NAMES", help="comma-separated scenario names, or 'core'")
     parser.add_argument("--report-only", action="store_true", help="redo RESULTS.md and charts from results.json")
@@ -182,6 +246,8 @@ def main(argv: list[str]) -> int:
         return subprocess.run([sys.executable, str(HERE / "shared.py")], check=False).returncode
     if args.options:
         return options(args)
+    if args.versions:
+        return versions(args)
     return quick(args) if args.quick else full(args)
 
 
