@@ -423,6 +423,86 @@ def test_subclass_instances_are_collected(no_gc):
     assert prop_ref() is None and owner_ref() is None
 
 
+def test_a_subclass_of_functools_cached_property():
+    # pydantic, among others, recognises cached properties this way.
+    from boundcache._core import SlottedCachedProperty
+
+    class Mine(boundcache.cached_property):
+        pass
+
+    class Slots:
+        __slots__ = ("__weakref__",)
+
+        @boundcache.cached_property
+        def value(self):
+            return 1
+
+        @Mine
+        def other(self):
+            return 2
+
+    for cls in (boundcache.cached_property, SlottedCachedProperty, Mine):
+        assert issubclass(cls, functools.cached_property)
+    for prop in (Report.__dict__["total"], Slots.__dict__["value"], Slots.__dict__["other"], Counting(len)):
+        assert isinstance(prop, functools.cached_property)
+    assert type(Slots.__dict__["value"]) is SlottedCachedProperty
+    assert isinstance(Slots.__dict__["other"], Mine) and isinstance(Slots.__dict__["other"], SlottedCachedProperty)
+    s = Slots()
+    assert (s.value, s.other) == (1, 2)
+    # The type's names are kept: pydantic ignores class attributes whose
+    # type comes from module 'functools'.
+    assert boundcache.cached_property.__module__ == "functools"
+    assert boundcache.cached_property.__qualname__ == "boundcache_cached_property"
+
+
+def test_functools_code_never_runs_for_boundcache_properties():
+    # __init__, __set_name__ and __get__ are the C type's; functools' would
+    # store func and attrname in the instance __dict__ (and, up to 3.11, a
+    # lock).
+    for name in ("__init__", "__set_name__", "__get__", "__class_getitem__"):
+        assert name in vars(boundcache.cached_property), name
+    prop = Report.__dict__["total"]
+    assert set(vars(prop)) == {"__doc__", "__module__"}
+    assert not hasattr(prop, "lock")
+    with pytest.raises(TypeError, match="immutable"):
+        boundcache.cached_property.extra = 1
+
+
+def test_property_dict_and_weakref_from_functools():
+    def f(self):
+        """Doc."""
+        return 1
+
+    prop = boundcache.cached_property(f)
+    prop.label = "kept"
+    r = weakref.ref(prop)
+    assert r() is prop
+
+    class Slots:  # the property becomes the slotted variant, its dict unchanged
+        __slots__ = ("__boundcache__",)
+        value = prop
+
+    assert type(prop).__name__ == "boundcache_SlottedCachedProperty"
+    assert vars(prop) == {"__doc__": "Doc.", "__module__": __name__, "label": "kept"}
+    assert prop.__doc__ == "Doc." and prop.label == "kept" and prop.attrname == "value"
+    assert Slots().value == 1
+    del prop, Slots
+    gc.collect()
+    assert r() is None
+
+
+def test_property_in_a_cycle_through_its_dict_is_collected(no_gc):
+    prop = boundcache.cached_property(lambda self: 1)
+    prop.me = prop  # a cycle through the __dict__ from functools' class
+    referents = gc.get_referents(prop)
+    assert prop.func in referents and vars(prop) in referents
+    r = weakref.ref(prop)
+    del prop, referents
+    assert r() is not None
+    gc.collect()
+    assert r() is None
+
+
 def test_subclass_of_the_slotted_variant():
     from boundcache._core import SlottedCachedProperty
 

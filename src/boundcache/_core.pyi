@@ -5,6 +5,7 @@ re-exports the public names.  See ``docs/typing.md`` for what is inferred,
 what is checked and the known limits.
 """
 
+import functools
 from collections.abc import Callable
 from typing import Any, Generic, NamedTuple, TypedDict, TypeVar, final, overload, type_check_only
 
@@ -144,8 +145,8 @@ class _LruCacheDecorator:
 # The bare form comes first and the called form last: their argument types do
 # not overlap, and pyright explains a failed call against the last overload,
 # so a wrong ``maxsize`` is reported against ``int | None``.
-class cached_property(Generic[_T_co]):
-    """Like ``functools.cached_property``: computed once per instance."""
+class cached_property(functools.cached_property[_T_co]):
+    """Like ``functools.cached_property`` (and a subclass of it): computed once per instance."""
 
     func: Callable[[Any], _T_co]
     attrname: str | None

@@ -6,6 +6,12 @@
 // becomes a data descriptor (SlottedCachedProperty) so that assignment and
 // deletion reach it.
 //
+// The types are subclasses of functools.cached_property (isinstance() is how
+// other libraries, pydantic among them, recognise a cached property), made at
+// import with PyType_FromSpecWithBases: CPython refuses a static type over a
+// heap-type base. functools' own __init__, __set_name__ and __get__ never run
+// for these objects: the C type defines all three, and comes first in the MRO.
+//
 // Concurrent first reads of one instance's property compute it once: the
 // first reader registers a "flight" for that instance and computes with the
 // GIL released as usual; other threads wait for it (flight_gate.hpp), then
@@ -16,32 +22,64 @@
 #include "flight_gate.hpp"
 #include "objects.hpp"
 
+#if PY_VERSION_HEX < 0x030C0000
+#include <structmember.h>  // T_OBJECT_EX; Py_T_OBJECT_EX from 3.12
+#endif
+
 namespace bc {
 
-struct CachedPropertyObject;
+struct CachedPropertyFields;
 
 namespace {
 
 struct Flight {
-    Flight(void* owner, CachedPropertyObject* prop, Flight* next) noexcept;
+    Flight(void* owner, CachedPropertyFields* prop, Flight* next) noexcept;
     void* owner;
     FlightGate gate;
-    CachedPropertyObject* prop;  // whose `flights` list this is in; alive while the flight is
+    CachedPropertyFields* prop;  // whose `flights` list this is in; alive while the flight is
     int refs = 1;  // the computing thread and every waiter
     Flight* next;
 };
 
 }  // namespace
 
-struct CachedPropertyObject {
-    PyObject_HEAD
-    PyObject* func;
-    PyObject* attrname;
-    PyObject* dict;
+// What boundcache adds to a functools.cached_property instance, at
+// property_offset: after the base's own part, whose size depends on the
+// version (3.10: __dict__ and __weakref__ inside the object; 3.11: the
+// __weakref__ only, the dict being managed; 3.12+: nothing, both managed).
+//
+// func and attrname are declared as T_OBJECT_EX members (property_members)
+// and the types keep the tp_dealloc, tp_traverse and tp_clear they inherit
+// from the Python base, CPython's subtype_dealloc/traverse/clear: those
+// visit and clear the members of every heap type in the MRO, the managed or
+// offset __dict__, the __weakref__ list and the type reference, as for a
+// Python class with __slots__ (init_cached_property_types checks that the
+// slots were inherited). tp_clear leaving func NULL is the ReferenceError
+// in compute().
+//
+// flights is not an object and nothing frees it: it is empty whenever the
+// refcount can reach zero. Every flight is in the list only while its
+// computing thread is inside property_get, which holds a reference to the
+// property (`keep`) until it has unlinked the flight; waiters hold one too;
+// after a fork, orphaned flights are unlinked (flight_kind).
+struct CachedPropertyFields {
+    PyObject* func;      // NULL: never initialised, or cleared by the GC
+    PyObject* attrname;  // NULL until __set_name__ (attrname reads None)
     Flight* flights;
 };
 
+PyTypeObject* CachedProperty_Type;
+PyTypeObject* SlottedCachedProperty_Type;
+
 namespace {
+
+// functools.cached_property's basic size, rounded up: set once at import,
+// before any instance exists.
+Py_ssize_t property_offset;
+
+inline CachedPropertyFields* fields(PyObject* self) {
+    return (CachedPropertyFields*)((char*)self + property_offset);
+}
 
 void drop_flight(Flight* f, int refs = 1) {
     f->refs -= refs;
@@ -69,13 +107,13 @@ const FlightKind flight_kind = {
     [](FlightGate* gate, int refs) { drop_flight(flight_of(gate), refs); },
 };
 
-Flight::Flight(void* owner, CachedPropertyObject* prop, Flight* next) noexcept
+Flight::Flight(void* owner, CachedPropertyFields* prop, Flight* next) noexcept
     : owner(owner), gate(&flight_kind), prop(prop), next(next) {}
 
 bool is_slotted(PyObject* self) {
     PyTypeObject* tp = Py_TYPE(self);
-    if (tp == &SlottedCachedProperty_Type) return true;
-    return tp != &CachedProperty_Type && PyType_IsSubtype(tp, &SlottedCachedProperty_Type);
+    if (tp == SlottedCachedProperty_Type) return true;
+    return tp != CachedProperty_Type && PyType_IsSubtype(tp, SlottedCachedProperty_Type);
 }
 
 // type(obj).__name__, as functools' messages name the owner.
@@ -155,7 +193,8 @@ int store_value(PyObject* self, PyObject* obj, PyObject* name, PyObject* value) 
     return PyDict_SetItem(dict.get(), name, value);
 }
 
-PyObject* compute(CachedPropertyObject* p, PyObject* obj, PyObject* name, bool register_flight) {
+PyObject* compute(PyObject* self, PyObject* obj, PyObject* name, bool register_flight) {
+    CachedPropertyFields* p = fields(self);
     Ref func = Ref::borrow(p->func);
     if (!func) {
         PyErr_SetString(PyExc_ReferenceError,
@@ -164,7 +203,7 @@ PyObject* compute(CachedPropertyObject* p, PyObject* obj, PyObject* name, bool r
         return nullptr;
     }
     // Refused before the function runs, as functools does.
-    if (is_slotted((PyObject*)p) && nowhere_to_store(obj)) return nowhere_to_store_error(obj, name);
+    if (is_slotted(self) && nowhere_to_store(obj)) return nowhere_to_store_error(obj, name);
     Flight* f = nullptr;
     if (register_flight) {
         void* mem = PyMem_Malloc(sizeof(Flight));
@@ -173,7 +212,7 @@ PyObject* compute(CachedPropertyObject* p, PyObject* obj, PyObject* name, bool r
         p->flights = f;
     }
     Ref value(PyObject_CallOneArg(func.get(), obj));
-    int stored = value ? store_value((PyObject*)p, obj, name, value.get()) : -1;
+    int stored = value ? store_value(self, obj, name, value.get()) : -1;
     if (f) {
         unlink_flight(f);
         f->gate.finish();
@@ -183,7 +222,7 @@ PyObject* compute(CachedPropertyObject* p, PyObject* obj, PyObject* name, bool r
 }
 
 PyObject* attrname_or_error(PyObject* self) {
-    PyObject* name = ((CachedPropertyObject*)self)->attrname;
+    PyObject* name = fields(self)->attrname;
     if (!name) {
         PyErr_SetString(PyExc_TypeError, "Cannot use cached_property instance without calling __set_name__ on it.");
         return nullptr;
@@ -199,7 +238,7 @@ static int property_init(PyObject* self, PyObject* args, PyObject* kwds) {
     static const char* kwlist[] = {"func", nullptr};
     PyObject* func;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "O:cached_property", (char**)kwlist, &func)) return -1;
-    auto* p = (CachedPropertyObject*)self;
+    CachedPropertyFields* p = fields(self);
     // A computation in progress holds its own references to both.
     Py_XSETREF(p->func, Py_NewRef(func));
     Py_CLEAR(p->attrname);
@@ -214,7 +253,7 @@ static int property_init(PyObject* self, PyObject* args, PyObject* kwds) {
 
 static PyObject* property_get(PyObject* self, PyObject* obj, PyObject*) {
     if (!obj || obj == Py_None) return Py_NewRef(self);
-    auto* p = (CachedPropertyObject*)self;
+    CachedPropertyFields* p = fields(self);
     // Held for the whole read: the function may reinitialise the descriptor.
     Ref name(attrname_or_error(self));
     if (!name) return nullptr;
@@ -233,8 +272,8 @@ static PyObject* property_get(PyObject* self, PyObject* obj, PyObject*) {
         if (v || PyErr_Occurred()) return v;
         Flight* f = p->flights;
         while (f && f->owner != obj) f = f->next;
-        if (!f) return compute(p, obj, name.get(), true);
-        if (f->gate.computing_here()) return compute(p, obj, name.get(), false);
+        if (!f) return compute(self, obj, name.get(), true);
+        if (f->gate.computing_here()) return compute(self, obj, name.get(), false);
         // No user code from the search to the wait: f is not orphaned (a
         // fork detaches orphans from the list), and a fork while waiting
         // leaves this thread behind.
@@ -282,7 +321,7 @@ static PyObject* slotted_subclass(PyTypeObject* sub) {
     if (!name || !qualname || (!module && PyErr_Occurred())) return nullptr;
     Ref ns(Py_BuildValue("{s:(),s:O}", "__slots__", "__qualname__", qualname.get()));
     if (!ns || (module && PyDict_SetItemString(ns.get(), "__module__", module.get()) < 0)) return nullptr;
-    Ref bases(PyTuple_Pack(2, (PyObject*)sub, (PyObject*)&SlottedCachedProperty_Type));
+    Ref bases(PyTuple_Pack(2, (PyObject*)sub, (PyObject*)SlottedCachedProperty_Type));
     if (!bases) return nullptr;
     return PyObject_CallFunctionObjArgs((PyObject*)&PyType_Type, name.get(), bases.get(), ns.get(), nullptr);
 }
@@ -291,8 +330,18 @@ static PyObject* slotted_subclass(PyTypeObject* sub) {
 // container, with a data descriptor so that set and delete reach it.
 static bool become_slotted(PyObject* self) {
     PyTypeObject* tp = Py_TYPE(self);
-    if (tp == &CachedProperty_Type) {
-        Py_SET_TYPE(self, &SlottedCachedProperty_Type);  // static types, same layout
+    if (tp == CachedProperty_Type) {
+        // Same layout; __class__ assignment would refuse (immutable types).
+        // The instance attributes (__doc__, __module__) must first be in a
+        // dict of their own: 3.11 and 3.12 keep them as values laid out by
+        // the type's shared keys, which the other type does not share (3.13+
+        // would keep them inline, which make_type rules out).
+        Ref dict(PyObject_GenericGetDict(self, nullptr));
+        if (!dict) return false;
+        // Both types live as long as the process (module globals), so the
+        // instance's reference moves from one to the other.
+        Py_SET_TYPE(self, (PyTypeObject*)Py_NewRef(SlottedCachedProperty_Type));
+        Py_DECREF(tp);
         return true;
     }
     Ref slotted(slotted_subclass(tp));
@@ -305,7 +354,7 @@ static bool become_slotted(PyObject* self) {
 static PyObject* property_set_name(PyObject* self, PyObject* args) {
     PyObject *owner, *name;
     if (!PyArg_ParseTuple(args, "OO:__set_name__", &owner, &name)) return nullptr;
-    auto* p = (CachedPropertyObject*)self;
+    CachedPropertyFields* p = fields(self);
     if (p->attrname) {
         int same = PyObject_RichCompareBool(name, p->attrname, Py_EQ);
         if (same < 0) return nullptr;
@@ -330,41 +379,13 @@ static PyObject* property_set_name(PyObject* self, PyObject* args) {
     Py_RETURN_NONE;
 }
 
-static int property_traverse(PyObject* self, visitproc visit, void* arg) {
-    auto* p = (CachedPropertyObject*)self;
-    Py_VISIT(p->func);
-    Py_VISIT(p->attrname);
-    Py_VISIT(p->dict);
-    return 0;
-}
-
-static int property_clear(PyObject* self) {
-    auto* p = (CachedPropertyObject*)self;
-    Py_CLEAR(p->func);
-    Py_CLEAR(p->attrname);
-    Py_CLEAR(p->dict);
-    return 0;
-}
-
-// A computation in progress holds the property (property_get), so no flight
-// is left here. Python subclasses come here from subtype_dealloc, which has
-// untracked the object and drops the heap type's reference itself.
-// Releasing the function and the name runs user code (finalizers, a
-// closure's __del__); the property is untracked at refcount 0 and holds no
-// values (they live on the instances), so that code cannot reach it.
-static void property_dealloc(PyObject* self) {
-    PyObject_GC_UnTrack(self);
-    property_clear(self);
-    Py_TYPE(self)->tp_free(self);
-}
-
 static PyObject* property_get_func(PyObject* self, void*) {
-    auto* p = (CachedPropertyObject*)self;
+    CachedPropertyFields* p = fields(self);
     return Py_NewRef(p->func ? p->func : Py_None);
 }
 
 static PyObject* property_get_attrname(PyObject* self, void*) {
-    auto* p = (CachedPropertyObject*)self;
+    CachedPropertyFields* p = fields(self);
     return Py_NewRef(p->attrname ? p->attrname : Py_None);
 }
 
@@ -374,7 +395,7 @@ static int property_set_func(PyObject* self, PyObject* value, void*) {
         PyErr_SetString(PyExc_AttributeError, "cannot delete a cached_property's func");
         return -1;
     }
-    Py_XSETREF(((CachedPropertyObject*)self)->func, Py_NewRef(value));
+    Py_XSETREF(fields(self)->func, Py_NewRef(value));
     return 0;
 }
 
@@ -386,7 +407,7 @@ static int property_set_attrname(PyObject* self, PyObject* value, void*) {
                      Py_TYPE(value)->tp_name);
         return -1;
     }
-    Py_XSETREF(((CachedPropertyObject*)self)->attrname, Py_XNewRef(value));
+    Py_XSETREF(fields(self)->attrname, Py_XNewRef(value));
     return 0;
 }
 
@@ -399,46 +420,150 @@ static PyMethodDef property_methods[] = {
 static PyGetSetDef property_getset[] = {
     {"func", property_get_func, property_set_func, "The function computing the value.", nullptr},
     {"attrname", property_get_attrname, property_set_attrname, "The attribute name, set by __set_name__.", nullptr},
-    {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, nullptr, nullptr},
     {nullptr, nullptr, nullptr, nullptr, nullptr},
 };
 
-PyTypeObject CachedProperty_Type = {
-    PyVarObject_HEAD_INIT(nullptr, 0)
-    "functools.boundcache_cached_property",
-    sizeof(CachedPropertyObject),
+#if PY_VERSION_HEX >= 0x030C0000
+constexpr int object_ex_member = Py_T_OBJECT_EX;
+#else
+constexpr int object_ex_member = T_OBJECT_EX;
+#endif
+
+// func and attrname as members, for subtype_dealloc/traverse/clear alone:
+// their descriptors are taken out of the namespace once the type is made,
+// so that the getsets above stay the attributes' only face. Not READONLY:
+// subtype_clear and subtype_dealloc clear only writable object members.
+// Offsets are filled in at import (property_offset).
+static PyMemberDef property_members[] = {
+    {"_boundcache_func", object_ex_member, 0, 0, nullptr},
+    {"_boundcache_attrname", object_ex_member, 0, 0, nullptr},
+    {nullptr, 0, 0, 0, nullptr},
 };
 
-PyTypeObject SlottedCachedProperty_Type = {
-    PyVarObject_HEAD_INIT(nullptr, 0)
-    "functools.boundcache_SlottedCachedProperty",
-    sizeof(CachedPropertyObject),
+static const char property_doc[] =
+    "Compute an attribute once per instance and keep it; `del obj.attr` recomputes it.";
+
+// Python classes may derive from either type (contract 4): they inherit
+// tp_descr_get unless they define __get__, and subtype_dealloc/traverse/
+// clear handle their part and this one alike.
+static PyType_Slot property_slots[] = {
+    {Py_tp_doc, (void*)property_doc},
+    {Py_tp_new, (void*)PyType_GenericNew},
+    {Py_tp_init, (void*)property_init},
+    {Py_tp_descr_get, (void*)property_get},
+    {Py_tp_methods, property_methods},
+    {Py_tp_getset, property_getset},
+    {Py_tp_members, property_members},
+    {0, nullptr},
 };
 
-static void init_property_type(PyTypeObject& t) {
-    // Subclasses: Python classes may derive from either (contract 4). They
-    // inherit tp_descr_get unless they define __get__; their instances keep
-    // this layout (a subclass adds at most __weakref__ and its own slots),
-    // and subtype_dealloc/traverse/clear run the functions below after their
-    // own part.
-    t.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE;
-    t.tp_doc = "Compute an attribute once per instance and keep it; `del obj.attr` recomputes it.";
-    t.tp_dealloc = property_dealloc;
-    t.tp_traverse = property_traverse;
-    t.tp_clear = property_clear;
-    t.tp_new = PyType_GenericNew;
-    t.tp_init = property_init;
-    t.tp_descr_get = property_get;
-    t.tp_dictoffset = offsetof(CachedPropertyObject, dict);
-    t.tp_methods = property_methods;
-    t.tp_getset = property_getset;
+// The same, plus assignment and deletion, and no members of its own (the
+// base's cover the fields: one layout, so that become_slotted can switch).
+static PyType_Slot slotted_property_slots[] = {
+    {Py_tp_doc, (void*)property_doc},
+    {Py_tp_new, (void*)PyType_GenericNew},
+    {Py_tp_init, (void*)property_init},
+    {Py_tp_descr_get, (void*)property_get},
+    {Py_tp_descr_set, (void*)property_set},
+    {Py_tp_methods, property_methods},
+    {Py_tp_getset, property_getset},
+    {0, nullptr},
+};
+
+// Not HAVE_GC: with neither the flag nor traverse/clear given, the GC flag
+// and subtype_traverse/subtype_clear are inherited together from the base.
+// Not IMMUTABLETYPE either: CPython refuses to make an immutable type over a
+// mutable base (deprecated in 3.12, an error from 3.14); make_type sets it
+// afterwards.
+static PyType_Spec property_spec = {
+    "functools.boundcache_cached_property", 0, 0, Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE, property_slots,
+};
+
+static PyType_Spec slotted_property_spec = {
+    "functools.boundcache_SlottedCachedProperty", 0, 0, Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    slotted_property_slots,
+};
+
+// The GC and teardown of the fields rest on the slots inherited from the
+// Python base (see CachedPropertyFields), and on the heap type's member
+// array, whose length is its Py_SIZE: refuse to run without them.
+static bool check_inherited_slots(PyTypeObject* t, PyTypeObject* base, Py_ssize_t members) {
+    if (t->tp_dealloc == base->tp_dealloc && t->tp_traverse == base->tp_traverse && t->tp_clear == base->tp_clear &&
+        PyType_IS_GC(t) && Py_SIZE(t) == members)
+        return true;
+    PyErr_Format(PyExc_SystemError, "%s: unexpected layout over functools.cached_property", t->tp_name);
+    return false;
 }
 
-void init_cached_property_types() {
-    init_property_type(CachedProperty_Type);
-    init_property_type(SlottedCachedProperty_Type);
-    SlottedCachedProperty_Type.tp_descr_set = property_set;
-    SlottedCachedProperty_Type.tp_base = &CachedProperty_Type;
+static PyTypeObject* make_type(PyType_Spec* spec, PyTypeObject* base) {
+    Ref bases(PyTuple_Pack(1, (PyObject*)base));
+    if (!bases) return nullptr;
+    auto* t = (PyTypeObject*)PyType_FromSpecWithBases(spec, bases.get());
+    if (!t) return nullptr;
+    // Immutable, as the static types they replace were (no attribute set on
+    // them, no instance's __class__ reassigned), and for the reason CacheInfo
+    // is (module.cpp): legacy subinterpreters share these types, and from
+    // 3.12 only an immutable type takes its method-cache version tag from
+    // the process-wide counter; a per-interpreter tag could be handed to an
+    // unrelated class of another interpreter. The flag comes after creation,
+    // which CPython's rule against mutable bases does not see: changes to
+    // functools.cached_property still reach these types, since
+    // PyType_Modified invalidates every subclass whatever its flags.
+    t->tp_flags |= Py_TPFLAGS_IMMUTABLETYPE;
+#ifdef Py_TPFLAGS_INLINE_VALUES
+    // 3.14+ (and 3.13 for types without fields of their own) lays instance
+    // attributes out after tp_basicsize, by the type's own shared keys: an
+    // instance could not then change type in become_slotted. A managed dict
+    // without inline values is what CPython itself gives the types whose
+    // layout rules them out (variable-size ones, 3.13's subclasses with
+    // slots).
+    t->tp_flags &= ~Py_TPFLAGS_INLINE_VALUES;
+#endif
+    PyType_Modified(t);
+    return t;
+}
+
+// Made once per process (module.cpp); the types then live as long as the
+// process, in these globals, as the static types did.
+bool init_cached_property_types() {
+    Ref functools(PyImport_ImportModule("functools"));
+    Ref base_obj(functools ? PyObject_GetAttrString(functools.get(), "cached_property") : nullptr);
+    if (!base_obj) return false;
+    auto* base = (PyTypeObject*)base_obj.get();
+    if (!PyType_Check(base) || !(base->tp_flags & Py_TPFLAGS_HEAPTYPE) || base->tp_itemsize != 0) {
+        PyErr_SetString(PyExc_SystemError, "functools.cached_property is not the Python class boundcache expects");
+        return false;
+    }
+    constexpr Py_ssize_t align = alignof(CachedPropertyFields);
+    property_offset = (base->tp_basicsize + align - 1) / align * align;
+    property_members[0].offset = property_offset + offsetof(CachedPropertyFields, func);
+    property_members[1].offset = property_offset + offsetof(CachedPropertyFields, attrname);
+    property_spec.basicsize = (int)(property_offset + sizeof(CachedPropertyFields));
+
+    Ref cp((PyObject*)make_type(&property_spec, base));
+    if (!cp) return false;
+    auto* cpt = (PyTypeObject*)cp.get();
+    for (PyMemberDef* m = property_members; m->name; m++) {
+        if (PyDict_DelItemString(cpt->tp_dict, m->name) < 0) return false;
+    }
+    PyType_Modified(cpt);
+    Ref slotted((PyObject*)make_type(&slotted_property_spec, cpt));
+    if (!slotted) return false;
+    auto* st = (PyTypeObject*)slotted.get();
+    if (!check_inherited_slots(cpt, base, 2) || !check_inherited_slots(st, base, 0)) return false;
+    if (cpt->tp_basicsize != property_spec.basicsize || st->tp_basicsize != cpt->tp_basicsize) {
+        PyErr_SetString(PyExc_SystemError, "boundcache cached_property: unexpected basic size");
+        return false;
+    }
+    // A first lookup tags the types now, and with them any base without a
+    // tag (functools.cached_property) from this interpreter's counter, whose
+    // class it is, rather than from whichever interpreter looks first.
+    Ref set_name(PyUnicode_InternFromString("__set_name__"));
+    if (!set_name) return false;
+    for (PyTypeObject* t : {cpt, st}) (void)_PyType_Lookup(t, set_name.get());
+    CachedProperty_Type = (PyTypeObject*)cp.release();
+    SlottedCachedProperty_Type = (PyTypeObject*)slotted.release();
+    return true;
 }
 
 }  // namespace bc

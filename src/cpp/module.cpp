@@ -1,8 +1,9 @@
 // The boundcache._core module: readies the types and the module-wide objects.
 //
-// Single-phase initialisation with static types: the module is shared by
-// the legacy subinterpreters of a process and refuses to load in an
-// interpreter with its own GIL (CPython raises a clear ImportError there).
+// Single-phase initialisation with static types, and two heap types made
+// once (cached_property, a subclass of functools.cached_property): the module
+// is shared by the legacy subinterpreters of a process and refuses to load in
+// an interpreter with its own GIL (CPython raises a clear ImportError there).
 #include "flight_gate.hpp"
 #include "objects.hpp"
 
@@ -11,7 +12,7 @@ void init_instance_caches_type();
 void init_caches_ticket_type();
 void init_wrapper_types();
 void init_bound_method_type();
-void init_cached_property_types();
+bool init_cached_property_types();
 void init_flight_type();
 PyObject* make_owner_died_callback();
 PyObject* weak_table_containers(PyObject*, PyObject*);
@@ -65,7 +66,7 @@ static struct PyModuleDef core_module = {
     core_functions,
 };
 
-// Static types and module-wide objects are set up once per process: a second
+// Types and module-wide objects are set up once per process: a second
 // initialisation (a legacy subinterpreter) must not reset flags that
 // PyType_Ready already set.
 static bool init_process_state() {
@@ -74,12 +75,12 @@ static bool init_process_state() {
     init_caches_ticket_type();
     init_wrapper_types();
     init_bound_method_type();
-    init_cached_property_types();
     init_flight_type();
     for (PyTypeObject* t : {&InstanceCaches_Type, &CachesTicket_Type, &CachedFunction_Type, &CachedMethod_Type, &BoundCachedMethod_Type,
-                            &CachedProperty_Type, &SlottedCachedProperty_Type, &Flight_Type}) {
+                            &Flight_Type}) {
         if (PyType_Ready(t) < 0) return false;
     }
+    if (!CachedProperty_Type && !init_cached_property_types()) return false;
     g_kwd_mark = PyObject_CallNoArgs((PyObject*)&PyBaseObject_Type);
     g.cache_info_type = make_cache_info_type();
     g.owner_died = make_owner_died_callback();
@@ -103,8 +104,8 @@ PyMODINIT_FUNC PyInit__core(void) {
         {"CachedMethod", (PyObject*)&CachedMethod_Type},
         {"BoundCachedMethod", (PyObject*)&BoundCachedMethod_Type},
         {"InstanceCaches", (PyObject*)&InstanceCaches_Type},
-        {"cached_property", (PyObject*)&CachedProperty_Type},
-        {"SlottedCachedProperty", (PyObject*)&SlottedCachedProperty_Type},
+        {"cached_property", (PyObject*)CachedProperty_Type},
+        {"SlottedCachedProperty", (PyObject*)SlottedCachedProperty_Type},
         {"CacheInfo", g.cache_info_type},
     };
     for (auto& e : exports) {

@@ -76,8 +76,6 @@ struct BoundCachedMethodObject {
     PyObject* self;
 };
 
-struct CachedPropertyObject;
-
 // A cached_property value kept outside the instance __dict__ (slots
 // classes), under its attribute name as it would be in a __dict__ (and, as
 // for the wrappers above, without a reference to the descriptor).
@@ -152,8 +150,10 @@ extern PyTypeObject CachedMethod_Type;
 extern PyTypeObject BoundCachedMethod_Type;
 extern PyTypeObject InstanceCaches_Type;
 extern PyTypeObject CachesTicket_Type;
-extern PyTypeObject CachedProperty_Type;
-extern PyTypeObject SlottedCachedProperty_Type;
+// Heap types, subclasses of functools.cached_property, made at import and
+// kept for the life of the process (cached_property.cpp).
+extern PyTypeObject* CachedProperty_Type;
+extern PyTypeObject* SlottedCachedProperty_Type;
 
 // Module-wide objects, created once at import.
 struct Globals {

@@ -171,18 +171,20 @@ def test_strict_models_leave_no_trace_in_dict():
     assert M.doubled.cache_info().currsize == 1
 
 
-def test_computed_field_over_cached_property():
-    # pydantic reads a computed field's type from the function's return
-    # annotation only through functools.cached_property (docs/methods.md):
-    # over boundcache's, return_type= says it.
+@pytest.mark.parametrize("return_type", [False, True])
+def test_computed_field_over_cached_property(return_type):
+    # pydantic recognises cached properties by isinstance(...,
+    # functools.cached_property) and then reads the return annotation from
+    # .func: boundcache's is a subclass, so the annotation is enough.
     calls = []
+    decorate = computed_field(return_type=int) if return_type else computed_field
 
     class M(BaseModel):
         x: int
 
-        @computed_field(return_type=int)
+        @decorate
         @boundcache.cached_property
-        def doubled(self):
+        def doubled(self) -> int:
             calls.append(1)
             return 2 * self.x
 
@@ -195,6 +197,42 @@ def test_computed_field_over_cached_property():
         "title": "Doubled",
         "type": "integer",
     }
+
+
+@pytest.mark.parametrize("mod", [functools, boundcache], ids=["functools", "boundcache"])
+def test_private_computed_field_hidden_from_repr(mod):
+    class M(BaseModel):
+        x: int
+
+        @computed_field
+        @mod.cached_property
+        def _secret(self) -> int:
+            return 3
+
+    m = M(x=1)
+    assert repr(m) == "M(x=1)"
+    assert m.model_dump() == {"x": 1, "_secret": 3}
+
+
+@pytest.mark.parametrize("frozen", [False, True])
+@pytest.mark.parametrize("mod", [functools, boundcache], ids=["functools", "boundcache"])
+def test_cached_property_assignment_as_functools(mod, frozen):
+    # pydantic writes a cached property's value straight into __dict__, even
+    # on a frozen model.
+    class M(BaseModel):
+        model_config = ConfigDict(frozen=frozen)
+        x: int
+
+        @mod.cached_property
+        def value(self):
+            return [self.x]
+
+    m = M(x=1)
+    assert m.value == [1]
+    m.value = [2]
+    assert m.value == [2] and vars(m)["value"] == [2]
+    del m.value
+    assert m.value == [1]
 
 
 @pytest.mark.parametrize("config", [{}, {"extra": "forbid"}, {"frozen": True}])

@@ -1,5 +1,7 @@
 """staticmethod, classmethod (either order), property and cached_property."""
 
+import functools
+
 from typing_extensions import assert_type
 
 from boundcache import BoundCachedMethod, CacheInfo, cache, cached_property, lru_cache
@@ -83,5 +85,6 @@ assert_type(reg.first, str)
 assert_type(reg.label, str)
 assert_type(Registry.label, cached_property[str])
 assert_type(Registry.label.attrname, str | None)
+as_functools: functools.cached_property[str] = Registry.label  # a subclass, as at run time
 reg.label = "replaced"  # assigning replaces the cached value, as in functools
 del reg.label  # deleting makes the next read recompute
