@@ -38,6 +38,7 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from libs import LIBRARIES  # noqa: E402
+from memory import _rss, _traced  # noqa: E402
 from scenarios import SCENARIOS  # noqa: E402
 
 #: The scenarios of the per-version table (issue 17's goals bound each).
@@ -103,11 +104,6 @@ def _method_decorator(lib: str) -> Any:
     return wrapt.lru_cache(maxsize=128)
 
 
-def _rss() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
 def footprint(lib: str, methods: int, entries: int, metric: str) -> float:
     """Bytes per instance that ``methods`` cached methods with ``entries`` entries each cost."""
     decorate = _method_decorator(lib)
@@ -119,16 +115,17 @@ def footprint(lib: str, methods: int, entries: int, metric: str) -> float:
     n = INSTANCES[metric] // (10 if lib == "wrapt" else 1)
     if metric == "tracemalloc":
         tracemalloc.start()
+    measure = _traced if metric == "tracemalloc" else _rss
     objs = [cls() for _ in range(n)]
     gc.collect()
-    before = tracemalloc.get_traced_memory()[0] if metric == "tracemalloc" else _rss()
+    before = measure()
     for obj in objs:
         for name in bound_names:
             m = getattr(obj, name)
             for x in range(entries):
                 m(x)
     gc.collect()
-    after = tracemalloc.get_traced_memory()[0] if metric == "tracemalloc" else _rss()
+    after = measure()
     return (after - before) / n
 
 
