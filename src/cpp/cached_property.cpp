@@ -457,16 +457,13 @@ static PyType_Slot property_slots[] = {
     {0, nullptr},
 };
 
-// The same, plus assignment and deletion, and no members of its own (the
-// base's cover the fields: one layout, so that become_slotted can switch).
+// A subclass of the above that adds assignment and deletion; everything
+// else (new, init, get, the methods and attributes) it inherits. No members
+// of its own: the base's cover the fields, one layout, so that
+// become_slotted can switch.
 static PyType_Slot slotted_property_slots[] = {
     {Py_tp_doc, (void*)property_doc},
-    {Py_tp_new, (void*)PyType_GenericNew},
-    {Py_tp_init, (void*)property_init},
-    {Py_tp_descr_get, (void*)property_get},
     {Py_tp_descr_set, (void*)property_set},
-    {Py_tp_methods, property_methods},
-    {Py_tp_getset, property_getset},
     {0, nullptr},
 };
 
