@@ -4,6 +4,7 @@ import copy
 import functools
 import inspect
 import pickle
+import types
 
 import pytest
 
@@ -225,3 +226,86 @@ def test_aliasing_a_cached_function_into_a_class_keeps_function_semantics():
     assert Config.parse_("x") == "X"
     assert parse("y") == "Y"
     assert parse.cache_info().currsize == 2
+
+
+class _Reader:
+    """A class whose bound method is cached as importlib.metadata's method_cache does."""
+
+    def __init__(self, root):
+        self.root = root
+        self.calls = []
+
+    def search(self, name):
+        self.calls.append(name)
+        return f"{self.root}/{name}"
+
+
+def _callables():
+    # Each reads as "_Reader.search" with a first parameter "self", yet is not
+    # a plain function defined in a class body (contract section 2).
+    reader = _Reader("r")
+    yield "bound method", reader.search, reader.calls
+    calls = []
+    yield "partial", functools.partial(_Reader.search, types.SimpleNamespace(root="p", calls=calls)), calls
+
+    class Callable:
+        __qualname__ = "_Reader.search"
+
+        def __init__(self):
+            self.calls = []
+
+        def __call__(self, name):
+            self.calls.append(name)
+            return name
+
+    obj = Callable()
+    yield "callable object", obj, obj.calls
+
+
+@pytest.mark.parametrize("what", ["bound method", "partial", "callable object"])
+def test_a_callable_that_is_not_a_plain_function_is_a_function(what):
+    for name, func, calls in _callables():
+        if name != what:
+            continue
+        ft = functools.lru_cache()(func)
+        bc = boundcache.lru_cache()(func)
+        # float and object arguments: the first one is not an owner.
+        key = object()
+        for args in [(1.5,), (key,), (1.5,), ("x",), (key,)]:
+            assert bc(*args) == ft(*args)
+            assert bc.cache_info() == ft.cache_info()
+        assert type(bc) is boundcache.CachedFunction
+        assert not hasattr(key, "__dict__") or "__boundcache__" not in vars(key)
+
+
+def test_importlib_metadata_method_cache_pattern():
+    # importlib.metadata's method_cache: cache a bound method, store it on the instance.
+    def method_cache(method, cache_wrapper=boundcache.lru_cache()):
+        def wrapper(self, *args, **kwargs):
+            cached = cache_wrapper(types.MethodType(method, self))
+            setattr(self, method.__name__, cached)
+            return cached(*args, **kwargs)
+
+        return wrapper
+
+    class FastPath:
+        def __init__(self):
+            self.calls = 0
+
+        @method_cache
+        def lookup(self, mtime):
+            self.calls += 1
+            return ("lookup", mtime)
+
+    class Arg:
+        pass
+
+    p = FastPath()
+    a = Arg()
+    assert p.lookup(1.5) == ("lookup", 1.5)
+    assert p.lookup(1.5) == ("lookup", 1.5)
+    assert p.lookup(a) == ("lookup", a) and p.lookup(a) == ("lookup", a)
+    assert p.calls == 2
+    # The argument is a key, never an owner: nothing is written into it.
+    assert "__boundcache__" not in vars(a)
+    assert p.lookup.cache_info() == (2, 2, 128, 2)

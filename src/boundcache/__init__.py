@@ -177,13 +177,20 @@ def _refuse_per_instance(func, what):
 
 
 def _wrap(func, maxsize, typed, options):
+    # Only a plain function can be a method by what it says of itself (its
+    # qualified name, its first parameter). Anything else (a bound method, a
+    # partial, a builtin, a callable object) is a function, as functools
+    # keys it: importlib.metadata caches lru_cache()(bound_method), whose
+    # __qualname__ and first parameter still read "Cls.m" and "self".
+    plain = type(func) is _FunctionType
+    takes_owner = plain and _first_parameter(func) in _OWNER_PARAMETERS
     if "shared" in options and "key" not in options:
         # Per-instance (or per-class) caches are owned by their owner: refused now, not at the first call.
         if isinstance(func, classmethod):
             _refuse_per_instance(func.__func__, "the classmethod")
         # A function whose first parameter is self or cls becomes a method (the
         # core promotes it); one without cannot cache per owner.
-        if not isinstance(func, staticmethod) and _first_parameter(func) in _OWNER_PARAMETERS:
+        if takes_owner:
             _refuse_per_instance(func, "the method")
     # Stacked over staticmethod/classmethod: cache the underlying function and
     # give the same descriptor back, so that both decorator orders behave alike.
@@ -191,8 +198,7 @@ def _wrap(func, maxsize, typed, options):
         return staticmethod(_wrapper(CachedFunction, func.__func__, maxsize, typed, options, promote=False))
     if isinstance(func, classmethod):
         return classmethod(_wrapper(CachedMethod, func.__func__, maxsize, typed, options, promote=False))
-    in_class_body = _defined_in_class_body(func)
-    takes_owner = _first_parameter(func) in _OWNER_PARAMETERS
+    in_class_body = plain and _defined_in_class_body(func)
     # A method defined in a class body gets method semantics now, so that it
     # works under property or another decorator that never calls __set_name__.
     # Otherwise __set_name__ decides: `m = lru_cache(helper)` in a class body
