@@ -9,6 +9,7 @@ is never counted as a finding in the --fix summary.
 
 from __future__ import annotations
 
+import ast
 import json
 import shutil
 import subprocess
@@ -36,11 +37,29 @@ def test_masked_constructs_are_checked_in_process():
         assert all(f.code == "BC001" and f.fixable for f in found)
 
 
-def test_mask_keeps_every_position():
-    source = "class C[T: (int, str)]:\n    type A[K] = dict[K, T]\n    x = t'{y}'\n"
+@pytest.mark.parametrize("source", [
+    "class C[T: (int, str)]:\n    type A[K] = dict[K, T]\n    x = t'{y}'\n",
+    "def f[\n    T,\n](x: T) -> T:\n    return x\n",
+    "def f[\r\n    T,  # why\r\n](x: T) -> T:\r\n    return x\r\n",
+])
+def test_mask_keeps_every_position(source):
     masked = syntax.mask(source)
     assert len(masked) == len(source)
     assert [len(line) for line in masked.splitlines()] == [len(line) for line in source.splitlines()]
+    ast.parse(masked)  # on every Python the checker runs on
+
+
+def test_python2_is_not_told_it_needs_a_newer_python():
+    source = "import functools\n\ntry:\n    import json\nexcept ImportError, err:\n    json = None\n"
+    assert syntax.needed_version(source) is None
+    assert syntax.looks_like_python2(source)
+    found = check_source(source, "old.py")
+    assert not any("needs Python" in f.message for f in found)
+    if RUNNING < (3, 14):  # 3.14 reads it as `except (ImportError, err):`
+        (finding,) = found
+        assert finding.code == "BC900" and "it looks like Python 2 code" in finding.message
+    (printed,) = check_source("import functools\nprint 'x'\n", "old.py")
+    assert "it looks like Python 2 code" in printed.message
 
 
 def test_cli_checks_newer_files_and_says_which_python_the_rest_needs(run):
@@ -66,12 +85,13 @@ def test_fix_summary_does_not_count_unparsed_files(run, tmp_path):
     root = tmp_path / "newer"
     shutil.copytree(NEWER, root)
     code, out, err = run("--fix", root)
-    fixable = 3 if newer_than((3, 12)) else 2
+    files = 3 if newer_than((3, 12)) else 2
+    fixable = files + 1  # pep695.py has two
     if RUNNING < (3, 14):
-        unparsed = 1 if fixable == 3 else 2
-        assert err == f"{fixable} of {fixable} findings fixed in {fixable} files. {unparsed} file" \
+        unparsed = 1 if files == 3 else 2
+        assert err == f"{fixable} of {fixable} findings fixed in {files} files. {unparsed} file" \
                       f"{'s' if unparsed > 1 else ''} could not be parsed.\n"
-    for name in ("pep695.py", "tstrings_314.py") + (("fstrings_312.py",) if fixable == 3 else ()):
+    for name in ("pep695.py", "tstrings_314.py") + (("fstrings_312.py",) if files == 3 else ()):
         fixed = (root / name).read_text(encoding="utf-8")
         assert "import boundcache\n" in fixed and "@boundcache." in fixed
         assert "import functools" not in fixed  # made unused by the fix
@@ -114,8 +134,9 @@ def test_ruff_finds_no_b019_we_miss_and_nothing_new_after_fix(run, tmp_path):
 @pytest.mark.parametrize("source, version", [
     ("x = t'a'\n", "3.14"),
     ("try:\n    pass\nexcept A, B:\n    pass\n", "3.14"),
+    ("try:\n    pass\nexcept socket.error, e:\n    pass\n", None),  # Python 2
     ("def f[T](): pass\n", "3.12"),
 ])
 def test_needed_version(source, version):
-    expected = version if tuple(map(int, version.split("."))) > RUNNING else None
+    expected = version if version and tuple(map(int, version.split("."))) > RUNNING else None
     assert syntax.needed_version(source) == expected

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 from .names import Ref, Resolver, Scope, module_name_for
-from .syntax import needed_version, parse
+from .syntax import looks_like_python2, needed_version, parse
 
 CODE = "BC001"
 SYNTAX_CODE = "BC900"
@@ -92,6 +92,7 @@ class ClassKind:
     value: bool = False  # equality and hash come from the value
     pydantic: bool = False
     slots_from: str = ""  # the class whose __slots__ leaves no room
+    dataclass_slots: bool = False  # that room comes from @dataclass(slots=True)
     what: str = ""  # "a NamedTuple", "a frozen dataclass"...
 
 
@@ -175,7 +176,12 @@ def syntax_finding(path: str, error: Exception, source: str = "") -> Finding:
     message = getattr(error, "msg", None) or str(error)
     running = "%d.%d" % sys.version_info[:2]
     needed = needed_version(source, error) if source else None
-    hint = f" (Python {running}; it needs Python {needed} or newer)" if needed else f" (Python {running})"
+    if needed:
+        hint = f" (Python {running}; it needs Python {needed} or newer)"
+    elif looks_like_python2(source, error):
+        hint = f" (Python {running}; it looks like Python 2 code)"
+    else:
+        hint = f" (Python {running})"
     return Finding(path, line, max(col, 1), SYNTAX_CODE, f"{SYNTAX_CODE} cannot parse: {message}{hint}")
 
 
@@ -347,17 +353,17 @@ class _Finder:
         replacement = span = None
         kind = self._class_kind(cls, scope)
         bounded = _bounded(match)
-        blocker = _blocker(kind, cls.name, bounded)
         note = match.note
-        if blocker:
-            note = blocker
+        if kind.pydantic and not FIX_PYDANTIC_MODELS:
+            note = (f"; not rewritten: {cls.name} is a pydantic model, on which boundcache's decorators "
+                    "are not supported yet")
         elif match.fixable and match.fix_node is not None:
             candidate = self._span(match.fix_node)
             if "#" in self._text(candidate):
                 note = "; a comment inside the reference keeps it from being rewritten"
             else:
                 replacement, span = f"boundcache.{FIXABLE[match.qualname]}", candidate
-        advice = f"; use {replacement}" if replacement else note
+        advice = (f"; use {replacement}" if replacement else note) + _storage_note(kind, cls.name, bounded)
         if kind.value and bounded:
             # Equal values share entries on purpose and maxsize bounds them:
             # not the leak of the identity-keyed case (contract 6, docs/audit.md).
@@ -436,6 +442,7 @@ class _Finder:
             base_storage.append(False)
 
         slots = _own_slots(cls)
+        dataclass_slots = False
         for decorator in cls.decorator_list:
             call = decorator if isinstance(decorator, ast.Call) else None
             target = decorator.func if call is not None else decorator
@@ -447,6 +454,7 @@ class _Finder:
                 what = what or "a frozen dataclass"
             if _true(options.get("slots")):
                 slots = ["__weakref__"] if _true(options.get("weakref_slot")) else []
+                dataclass_slots = True
             elif "slots" in options and not _false(options.get("slots")):
                 slots = None  # slots=<expression>: unknown
         methods = {s.name for s in cls.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))}
@@ -467,7 +475,7 @@ class _Finder:
             storage = False
         slots_from = cls.name if storage is not True else ""
         return ClassKind(storage=storage, tuple_based=tuple_based, value=value, pydantic=pydantic,
-                         slots_from=slots_from, what=what)
+                         slots_from=slots_from, what=what, dataclass_slots=dataclass_slots)
 
     def _text(self, span: tuple[int, int, int, int]) -> str:
         line, col, end_line, end_col = span
@@ -541,45 +549,74 @@ def _bounded(match: _Match) -> bool | None:
 
 
 def _maxsize_bounded(node: ast.expr, callable_ok: bool = False) -> bool | None:
-    if isinstance(node, ast.Constant):
-        if node.value is None:
-            return False
-        return True if isinstance(node.value, int) else None
+    if isinstance(node, ast.Constant) and node.value is None:
+        return False
+    if _int_value(node) is not None:
+        return True
     # `lru_cache(helper)` wraps a function with maxsize=128.
     return True if callable_ok and isinstance(node, (ast.Name, ast.Attribute, ast.Lambda)) else None
+
+
+_INT_UNARY = {ast.USub: lambda a: -a, ast.UAdd: lambda a: a, ast.Invert: lambda a: ~a}
+_INT_OPERATORS = {
+    ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
+    ast.FloorDiv: lambda a, b: a // b, ast.Mod: lambda a, b: a % b,
+    ast.Pow: lambda a, b: a ** b if 0 <= b <= 64 else None,
+    ast.LShift: lambda a, b: a << b if 0 <= b <= 64 else None,
+    ast.RShift: lambda a, b: a >> b if b >= 0 else None,
+    ast.BitOr: lambda a, b: a | b, ast.BitAnd: lambda a, b: a & b, ast.BitXor: lambda a, b: a ^ b,
+}
+
+
+def _int_value(node: ast.expr) -> int | None:
+    """The value of an int literal or of simple arithmetic on int literals
+    (`1024 * 4`, `2 ** 12`, `-1`); None for anything else."""
+    if isinstance(node, ast.Constant):
+        return node.value if isinstance(node.value, int) else None
+    if isinstance(node, ast.UnaryOp) and type(node.op) in _INT_UNARY:
+        operand = _int_value(node.operand)
+        return None if operand is None else _INT_UNARY[type(node.op)](operand)
+    if isinstance(node, ast.BinOp) and type(node.op) in _INT_OPERATORS:
+        left, right = _int_value(node.left), _int_value(node.right)
+        if left is None or right is None:
+            return None
+        try:
+            return _INT_OPERATORS[type(node.op)](left, right)
+        except ZeroDivisionError:
+            return None
+    return None
 
 
 _KEYED_BY_VALUE = "@boundcache.lru_cache(maxsize=N, key=lambda self, *args: (tuple(self), *args))"
 
 
-def _blocker(kind: ClassKind, name: str, bounded: bool | None) -> str:
-    """Why rewriting to boundcache would not work for this class ("" if it would)."""
-    if kind.pydantic and not FIX_PYDANTIC_MODELS:
-        return (f"; not rewritten: {name} is a pydantic model, on which boundcache's decorators "
-                "are not supported yet")
+def _storage_note(kind: ClassKind, name: str, bounded: bool | None) -> str:
+    """What boundcache does with an owner that has nowhere to keep a cache of
+    its own (contract 3.5: served as functools serves it, the same behaviour),
+    and how to give it one; "" for the owners that have one."""
+    if kind.tuple_based and kind.storage is True:
+        # A __dict__ without weak references: per instance where a dict
+        # watcher tells boundcache when the owner dies (3.12+).
+        return (f"; {name} has a __dict__ but no weak references: boundcache gives each instance "
+                "its own cache on Python 3.12+, and before serves it as functools does")
     if kind.tuple_based:
-        # A tuple has no weak references: without a __dict__ boundcache has
-        # nowhere to keep a cache; with one, only from Python 3.12 (before,
-        # nothing tells it when such an instance dies), which the checker
-        # cannot assume of the code it fixes.
-        keep = ("keep functools (its cache is bounded) and add `# noqa: BC001`" if bounded
-                else "bound it, functools.lru_cache(maxsize=N)")
-        why = ("has a __dict__ but no weak references, which boundcache supports only on "
-               "Python 3.12+" if kind.storage is True else
-               "has no __dict__, and CPython takes no '__weakref__' or other slot in a tuple "
-               "subclass's __slots__")
-        return (f"; not rewritten: {name} is a tuple that {why}: {keep}, or share entries "
-                f"between equal values without pinning them, {_KEYED_BY_VALUE}")
-    if kind.storage is True:
-        return ""
+        bound = "" if bounded else "bound it (maxsize=N), or "
+        return (f"; a tuple has nowhere to keep a cache per instance (CPython takes no '__weakref__' "
+                f"or other slot in a tuple subclass's __slots__), so boundcache serves {name} as "
+                f"functools does, one cache keyed by value: {bound}share entries between equal "
+                f"values without pinning them, {_KEYED_BY_VALUE}")
+    warns = "" if kind.value else ", with a PinningWarning"
     if kind.storage is False:
-        return (f"; not rewritten: {kind.slots_from} has __slots__ without '__weakref__' or "
-                "'__boundcache__', so boundcache would have nowhere to keep its cache (TypeError "
-                f"at the first call): add '__boundcache__' to {kind.slots_from}.__slots__ "
-                "(for @dataclass(slots=True): weakref_slot=True) and rerun --fix")
-    return (f"; not rewritten: {name} has __slots__ without '__weakref__' or '__boundcache__' and "
-            "a base class this file does not show, which may or may not give it a __dict__: "
-            f"add '__boundcache__' to {name}.__slots__ and rerun --fix")
+        where = (f"pass weakref_slot=True to the @dataclass(slots=True) of {kind.slots_from}"
+                 if kind.dataclass_slots and kind.slots_from == name else
+                 f"add '__boundcache__' to {kind.slots_from}.__slots__")
+        return (f"; for a cache per instance {where}: without it boundcache serves {name} as "
+                f"functools does{warns}")
+    if kind.storage is None:
+        return (f"; if the bases of {name}, not in this file, give it no __dict__, add '__boundcache__' "
+                f"to {name}.__slots__ for a cache per instance: without it boundcache serves {name} "
+                f"as functools does{warns}")
+    return ""
 
 
 def _class_body(body: list[ast.stmt]) -> Iterator[ast.stmt]:

@@ -35,6 +35,12 @@ _TYPE_PARAMS = re.compile(r"^[ \t]*(?:(?:async[ \t]+)?def|class|type)[ \t]+\w+[ 
 _TYPE_STATEMENT = re.compile(r"^([ \t]*)type([ \t]+)(\w+)(?=[ \t]*=)", re.MULTILINE)
 _EXCEPT_STAR = re.compile(r"^[ \t]*except[ \t]*\*", re.MULTILINE)
 _EXCEPT_BARE_TUPLE = re.compile(r"^[ \t]*except\*?[ \t]+[\w.]+[ \t]*,[^:]*:", re.MULTILINE)  # PEP 758
+# Python 2's `except E, name:` binds the exception to a name; PEP 758's
+# `except A, B:` lists classes.  A lower-case bare name last tells them apart
+# (exception classes are CapWords; `except socket.error, e:` is Python 2).
+_EXCEPT_PY2_BINDING = re.compile(r"^[ \t]*except[ \t]+[\w.]+[ \t]*,[ \t]*[a-z_]\w*[ \t]*:", re.MULTILINE)
+# What CPython says of Python 2's print and exec statements.
+_PY2_MESSAGES = ("Missing parentheses in call to 'print'", "Missing parentheses in call to 'exec'")
 
 
 def parse(source: str, filename: str = "<unknown>") -> ast.Module:
@@ -87,12 +93,23 @@ def _mask_type_params(text: str) -> str:
         for i in range(start, index + 1):
             if chars[i] not in "\r\n":
                 chars[i] = " "
+            elif i > start and chars[i - 1] not in "\r\n":
+                # A list over several lines (black's style): a backslash at
+                # each line end keeps `def f` and its `(` one logical line.
+                chars[i - 1] = "\\"
     return text if chars is None else "".join(chars)
+
+
+def looks_like_python2(source: str, error: BaseException | None = None) -> bool:
+    message = str(getattr(error, "msg", "") or "")
+    return message.startswith(_PY2_MESSAGES) or bool(_EXCEPT_PY2_BINDING.search(source))
 
 
 def needed_version(source: str, error: BaseException | None = None) -> str | None:
     """The Python version whose syntax the file seems to use, if it is newer
-    than the running one."""
+    than the running one (None for Python 2 code, which no version parses)."""
+    if looks_like_python2(source, error):
+        return None
     message = str(getattr(error, "msg", "") or "")
     guesses = []
     if _TSTRING.search(source) or _EXCEPT_BARE_TUPLE.search(source):

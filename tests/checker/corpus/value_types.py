@@ -1,10 +1,11 @@
 """Value types: equal values share a functools cache's entries on purpose.
 
 boundcache cannot keep a per-instance cache on a tuple (no __dict__, and a
-tuple subclass takes no '__weakref__' slot): those are reported, not
-rewritten.  A namedtuple subclass without __slots__ has a __dict__ but no
-weak references, which boundcache supports only from Python 3.12: reported,
-not rewritten.  A frozen dataclass is rewritten.
+tuple subclass takes no '__weakref__' slot): it serves those as functools
+does (contract 3.5), so the rewrite behaves as before.  A namedtuple subclass
+without __slots__ has a __dict__ but no weak references: a cache per instance
+from Python 3.12, functools' before.  A frozen dataclass gets one everywhere.
+Every one is rewritten.
 """
 import collections
 import dataclasses
@@ -17,11 +18,11 @@ class Region(typing.NamedTuple):
     x: int
     y: int
 
-    @lru_cache(maxsize=64)  # expect: BC001 nofix
+    @lru_cache(maxsize=64)  # expect: BC001 fix
     def area(self):
         return [self.x * self.y]
 
-    @functools.cache  # expect: BC001 nofix
+    @functools.cache  # expect: BC001 fix
     def corners(self):
         return [(self.x, self.y)]
 
@@ -29,21 +30,21 @@ class Region(typing.NamedTuple):
 class SlottedPoint(collections.namedtuple("SlottedPoint", "x y")):
     __slots__ = ()
 
-    @lru_cache(maxsize=None)  # expect: BC001 nofix
+    @lru_cache(maxsize=None)  # expect: BC001 fix
     def norm(self):
         return [abs(self.x) + abs(self.y)]
 
 
 class Point(collections.namedtuple("Point", "x y")):
     # No __slots__: the subclass has a __dict__, but no weak references
-    # (boundcache supports that from Python 3.12 only).
-    @lru_cache(maxsize=32)  # expect: BC001 nofix
+    # (a cache per instance from Python 3.12 only).
+    @lru_cache(maxsize=32)  # expect: BC001 fix
     def norm(self):
         return [abs(self.x) + abs(self.y)]
 
 
 class SubRegion(Region):
-    @functools.lru_cache  # expect: BC001 nofix
+    @functools.lru_cache  # expect: BC001 fix
     def double(self):
         return [2 * self.x]
 

@@ -14,3 +14,15 @@ class Box[T: (int, str)]:
 
 def first[T](items: list[T]) -> T:
     return items[0]
+
+
+class Table[
+    K,
+    V: (int, str),
+](dict[K, V]):
+    # Lists over several lines, as black writes long ones.
+    @functools.cache  # expect: BC001
+    def get_or[
+        D,  # the default's type
+    ](self, key: K, default: D) -> V | D:
+        return self.get(key, default)
