@@ -429,6 +429,98 @@ def test_boundcache_function_semantics_table_holding_self():
     assert 2 * 16 * KiB <= row.bytes < 2 * 2 * 16 * KiB
 
 
+def test_weak_table_property_value_of_a_base_reached_through_super():
+    # The subclass gives the name to a property that reaches the base's
+    # cached_property through super(): its values are kept under that name,
+    # and the row is the base's property's (issue 23).
+    class Base:
+        __slots__ = ("buffer", "__weakref__")
+
+        def __init__(self):
+            self.buffer = bytearray(24 * KiB)
+
+        @boundcache.cached_property
+        def parts(self):
+            return [self]  # refers back: the weak table keeps it (contract 3.5)
+
+    class Sub(Base):
+        __slots__ = ()
+
+        @property
+        def parts(self):
+            return super().parts
+
+    class Gone(Base):
+        __slots__ = ()
+
+    sub = Sub()
+    sub.parts  # noqa: B018
+    ref = weakref.ref(sub)
+    del sub
+    rows = [r for r in boundcache.audit() if r.qualname == Base.__qualname__ + ".parts"]
+    assert [(r.entries, r.pinned, r.held) for r in rows] == [(1, 1, 1)]
+    assert rows[0].classes == (("Sub", 1),) and 24 * KiB <= rows[0].bytes < 2 * 24 * KiB
+
+    # A value whose property the class no longer shows still gets a row.
+    gone = Gone()
+    gone.parts  # noqa: B018
+    del gone, Base.parts
+    prefix = Base.__qualname__.rpartition(".")[0]
+    rows = {r.qualname: r for r in boundcache.audit() if r.qualname.startswith(prefix)}
+    orphan = rows[Gone.__qualname__ + ".parts"]
+    assert (orphan.kind, orphan.entries, orphan.pinned, orphan.module) == ("boundcache", 1, 1, __name__)
+    assert ref() is not None  # the first one is still pinned, now counted on the orphan row too
+    assert rows[Sub.__qualname__ + ".parts"].pinned == 1
+
+
+@pytest.mark.parametrize("memo", [functools.lru_cache, boundcache.lru_cache], ids=["functools", "boundcache"])
+def test_a_boundcache_function_table_is_audited_as_functools_is(memo):
+    # A cached function aliased into classes and called as Cls.f(obj): both
+    # libraries key on obj; the rows must say the same (issue 23).
+    import typing
+
+    def size(obj):
+        return [len(getattr(obj, "buffer", b""))]
+
+    def small(obj):
+        return size(obj)
+
+    def length(obj):
+        return size(obj)
+
+    unbounded = memo(maxsize=None)(size)
+    bounded = memo(maxsize=8)(small)
+    plain = memo(maxsize=None)(length)  # on no class: a function taking an instance
+
+    class Holder:
+        size = unbounded
+        small = bounded
+
+        def __init__(self):
+            self.buffer = bytearray(8 * KiB)
+
+    class Pair(typing.NamedTuple):
+        x: int
+        small = bounded
+
+    for _ in range(2):
+        Holder.size(Holder())
+        Holder.small(Holder())
+        plain(Holder())
+    Pair.small(Pair(1))
+    kept = Holder()
+    Holder.size(kept)
+    report = boundcache.audit()
+    kind = "functools" if memo is functools.lru_cache else "boundcache"
+    row = row_for(report, unbounded)
+    assert (row.kind, row.entries, row.pinned, row.held, row.values, row.maxsize) == (kind, 3, 2, 3, 0, None)
+    row = row_for(report, bounded)
+    assert (row.entries, row.pinned, row.held, row.values, row.maxsize) == (3, 3, 3, 1, 8)
+    assert dict(row.classes) == {"Holder": 2, "Pair": 1} and row.leaks == 2
+    row = row_for(report, plain)
+    assert (row.entries, row.pinned, row.held) == (2, 0, 0)
+
+
 # -- accuracy: the image-service scenario (contract 7) --------------------------
 
 

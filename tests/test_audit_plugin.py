@@ -5,6 +5,8 @@ import sys
 import textwrap
 from importlib.metadata import entry_points
 
+import pytest
+
 pytest_plugins = ["pytester"]
 
 # Classes at module level of the inner test files: their caches live as long
@@ -338,3 +340,183 @@ def test_strict_fails_on_values_too(pytester):
         ["*functools cache test_inner.Region.area pins 2 instances (2 Region)*"])
     pytester.makeini("[pytest]\nboundcache_leaks = true\nboundcache_strict = true\n")
     pytester.runpytest().assert_outcomes(failed=3)
+
+
+def test_pins_of_bounded_caches_are_said_to_last_until_evicted(pytester):
+    make_tests(
+        pytester,
+        """
+        class Parser:
+            @functools.lru_cache(maxsize=16)
+            def parse(self, text):
+                return text
+
+        def test_bounded():
+            Parser().parse("a")
+
+        def test_unbounded():
+            ImageCache().thumbnail(1)
+        """,
+    )
+    result = pytester.runpytest("--boundcache-leaks")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines([
+        "*functools cache test_inner.Parser.parse pins 1 instance (1 Parser) holding * B, "
+        "until newer entries evict it (maxsize=16)",
+        "Nothing but the cache refers to them, so they stay alive until it is cleared or newer entries evict them.",
+    ])
+    result.stdout.fnmatch_lines([
+        "*functools cache test_inner.ImageCache.thumbnail pins 1 instance (1 ImageCache) holding 64.* KiB",
+        "Nothing but the cache refers to them, so they stay alive until it is cleared.",
+    ])
+    result.stdout.no_fnmatch_line("*never freed*")
+
+
+def test_weak_table_cached_property_pin_fails_the_test(pytester):
+    make_tests(
+        pytester,
+        """
+        class Node:
+            __slots__ = ("buffer", "__weakref__")
+
+            def __init__(self):
+                self.buffer = bytearray(16 * 1024)
+
+            @boundcache.cached_property
+            def family(self):
+                return [self]  # refers back, in the weak table: pinned
+
+        class Leaf(Node):
+            __slots__ = ()
+
+            @property
+            def family(self):
+                return super().family
+
+        def test_property():
+            Node().family
+
+        def test_through_super():
+            Leaf().family
+
+        def test_deleted_value():
+            node = Node()
+            node.family
+            del node.family
+        """,
+    )
+    result = pytester.runpytest("--boundcache-leaks")
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines([
+        "*boundcache cache test_inner.Node.family pins 1 instance (1 Node) holding 16.* KiB",
+        "boundcache keeps the caches of these instances in its weak table*",
+    ])
+    result.stdout.fnmatch_lines(["*boundcache cache test_inner.Node.family pins 1 instance (1 Leaf) holding 16.* KiB"])
+    result.stdout.fnmatch_lines(["FAILED test_inner.py::test_property - *", "FAILED test_inner.py::test_through_super - *"])
+
+
+FUNCTION_TABLE = """
+import typing
+
+def _size(obj):
+    return [len(getattr(obj, "buffer", b""))]
+
+def _small(obj):
+    return _size(obj)
+
+def _plain(obj):
+    return _size(obj)
+
+class Holder:
+    size = MEMO(maxsize=None)(_size)  # a function aliased into a class: Holder.size(obj)
+    small = MEMO(maxsize=8)(_small)
+
+    def __init__(self):
+        self.buffer = bytearray(4096)
+
+class Pair(typing.NamedTuple):
+    x: int
+    small = Holder.small
+
+plain = MEMO(maxsize=None)(_plain)  # on no class
+
+def test_identity_unbounded():
+    Holder.size(Holder())
+
+def test_identity_bounded():
+    Holder.small(Holder())
+
+def test_values_bounded():
+    Pair.small(Pair(1))
+
+def test_plain_function_taking_an_instance():
+    plain(Holder())
+"""
+
+
+@pytest.mark.parametrize("memo", ["functools.lru_cache", "boundcache.lru_cache"])
+def test_a_boundcache_function_table_is_treated_as_functools(pytester, memo):
+    # The own table of a boundcache wrapper (keyed as functools keys) pins as
+    # functools' does: identity-hashed owners fail, values in a bounded cache
+    # are reported apart, a function taking an instance holds no self (issue 23).
+    make_tests(pytester, FUNCTION_TABLE.replace("MEMO", memo))
+    result = pytester.runpytest("--boundcache-leaks", "-rA")
+    result.assert_outcomes(passed=2, failed=2)
+    kind = memo.partition(".")[0]
+    result.stdout.fnmatch_lines([f"*{kind} cache test_inner._size pins 1 instance (1 Holder)*"])
+    result.stdout.fnmatch_lines([f"*{kind} cache test_inner._small pins 1 instance (1 Holder)*"
+                                 "until newer entries evict it (maxsize=8)"])
+    result.stdout.fnmatch_lines([
+        "*= boundcache: values kept by bounded caches (not failures) =*",
+        "test_inner.py::test_values_bounded",
+        f"*{kind} cache test_inner._small (maxsize=8) keeps 1 value (1 Pair)*",
+    ])
+    result.stdout.fnmatch_lines(["FAILED test_inner.py::test_identity_unbounded - *",
+                                 "FAILED test_inner.py::test_identity_bounded - *"])
+    if kind == "boundcache":
+        result.stdout.fnmatch_lines(["A boundcache function keys on its arguments, as functools does*"])
+
+
+def test_a_program_that_freezes_objects_keeps_them_frozen(pytester):
+    # The check freezes what exists before a test (gc.freeze) to see only the
+    # test's objects; where the program froze objects itself, it remembers
+    # identities instead and leaves the program's frozen objects as they are.
+    pytester.makeconftest("import gc\nFROZEN = [object()]\ngc.freeze()\n")
+    make_tests(
+        pytester,
+        """
+        def test_leaks():
+            ImageCache().thumbnail(1)
+
+        def test_still_frozen():
+            assert gc.get_freeze_count() > 0
+        """,
+    )
+    result = pytester.runpytest_subprocess("--boundcache-leaks", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["FAILED test_inner.py::test_leaks - boundcache: 1 instance*"])
+
+
+def test_a_test_that_freezes_or_unfreezes_is_not_blamed_for_older_pins(pytester):
+    make_tests(
+        pytester,
+        """
+        ImageCache().thumbnail(1)  # pinned at import, before any test
+
+        def test_unfreezes():
+            gc.unfreeze()  # everything older looks new now: the check must not believe it
+
+        def test_freezes():
+            gc.freeze()
+            gc.unfreeze()
+
+        def test_after_them_leaks():
+            ImageCache().thumbnail(2)
+
+        def test_clean():
+            square(4)
+        """,
+    )
+    result = pytester.runpytest_subprocess("--boundcache-leaks", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines(["FAILED test_inner.py::test_after_them_leaks - boundcache: 1 instance*"])

@@ -39,10 +39,10 @@ _MARKER = (
 
 
 class _State:
-    __slots__ = ("before", "reported")
+    __slots__ = ("window", "reported")
 
-    def __init__(self, before: dict[int, int]):
-        self.before = before
+    def __init__(self, window):
+        self.window = window  # _leaks.Window: what the test makes
         self.reported: set[int] = set()
 
 
@@ -114,11 +114,24 @@ def _enabled(item: pytest.Item) -> bool:
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item):
     if _enabled(item):
-        from boundcache._audit._leaks import snapshot
+        from boundcache._audit._leaks import Window
 
         # Before the fixtures: what they create belongs to the test.
-        item.stash[_STATE] = _State(snapshot())
+        item.stash[_STATE] = _State(Window())
     yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem):
+    yield
+    _finish(item)  # whatever happened in between (an interrupted teardown...)
+
+
+def _finish(item: pytest.Item) -> None:
+    state = item.stash.get(_STATE, None)
+    if state is not None:
+        del item.stash[_STATE]
+        state.window.close()
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -131,7 +144,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     if not report.passed or hasattr(report, "wasxfail"):
         # Failed, skipped or xfailed: its traceback holds the test's objects,
         # and there is nothing to add to a failure.
-        del item.stash[_STATE]
+        _finish(item)
         return
     if call.when == "setup":
         return
@@ -141,14 +154,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     try:
         if call.when == "call":
             # The test function has returned; its fixtures' values are still alive.
-            leaks = find(state.before, state.reported, phase="test", strict=strict)
+            leaks = find(state.window, state.reported, phase="test", strict=strict)
         else:
-            del item.stash[_STATE]
             # The fixtures are finalized; pytest drops their values (funcargs)
             # right after this report, so their references do not count.
             funcargs = getattr(item, "funcargs", None)
             forget = (funcargs,) if isinstance(funcargs, dict) else ()
-            leaks = find(state.before, state.reported, forget, phase="test or its fixtures", strict=strict)
+            leaks = find(state.window, state.reported, forget, phase="test or its fixtures", strict=strict)
     except Exception as e:  # a failure of the check: this test's, not the session's
         import traceback
 
@@ -156,6 +168,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         details = "".join(traceback.format_exception(type(e), e, e.__traceback__))
         report.longrepr = "boundcache: the leak check failed:\n" + details
         return
+    finally:
+        if call.when == "teardown":
+            _finish(item)
     if leaks is not None:
         state.reported |= leaks.ids
         if leaks.values:

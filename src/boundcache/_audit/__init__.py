@@ -70,6 +70,8 @@ class Analysis:
     truncated: bool = False
     # Per row, the pinned instances that are values in a bounded cache.
     value_ids: list[set[int]] = field(default_factory=list)
+    # Per row, how the cache holds its instances (_caches.KEYED_ON_SELF, WEAK_TABLE).
+    ways: list[frozenset[str]] = field(default_factory=list)
 
     def report(self, keep=None) -> Report:
         keep = range(len(self.rows)) if keep is None else keep
@@ -86,15 +88,17 @@ class Analysis:
         )
 
 
-def analyse(*, collect: bool = True, is_candidate=None, forget=()) -> Analysis:
+def analyse(*, collect: bool = True, is_candidate=None, forget=(), wrappers=None, containers=None) -> Analysis:
     """The whole audit. `is_candidate(obj)` restricts the instances considered
     (the pytest plugin: made during the test); `forget` lists containers
-    whose references are about to go (the plugin: pytest's funcargs)."""
+    whose references are about to go (the plugin: pytest's funcargs).
+    `wrappers` and `containers` (weak-table containers) restrict the caches
+    looked at; by default, every one in the process (`containers` is emptied)."""
     if collect:
         gc.collect()
     graph = Graph(set(), MAX_OBJECTS)
     try:
-        caches = _release_entries(graph, is_candidate)
+        caches = _release_entries(graph, is_candidate, wrappers, containers)
         graph.explore()
         for container in forget:
             graph.forget_referrer(container)
@@ -104,10 +108,11 @@ def analyse(*, collect: bool = True, is_candidate=None, forget=()) -> Analysis:
         graph.close()
 
 
-def _release_entries(graph: Graph, is_candidate) -> list[tuple[Cache, CacheRow]]:
+def _release_entries(graph: Graph, is_candidate, wrappers, containers) -> list[tuple[Cache, CacheRow]]:
     # Every reference to a cached object taken here is dropped on return,
     # before the graph reads reference counts.
-    wrappers = find_wrappers()
+    if wrappers is None:
+        wrappers = find_wrappers()
     graph.stop_ids = stop_ids(wrappers)
     selftest = SelfTest()
     caches: list[tuple[Cache, CacheRow]] = []
@@ -121,8 +126,11 @@ def _release_entries(graph: Graph, is_candidate) -> list[tuple[Cache, CacheRow]]
             collect_boundcache(w, cache, graph, selftest, is_candidate)
         by_wrapper[id(w)] = cache
         caches.append((cache, _row_template(w, cache.kind)))
-    for cache, values in collect_weak_table(by_wrapper, graph, is_candidate).values():
-        caches.append((cache, _property_row_template(cache.wrapper, values)))
+    for cache, values, qualname, module in collect_weak_table(by_wrapper, graph, is_candidate, containers):
+        # A cached_property has no cache_info(): its entries are the values
+        # that the weak table holds (values kept in a __dict__ or a slot never pin).
+        row = CacheRow(qualname=qualname, kind="boundcache", entries=values, pinned=0, bytes=0, module=module)
+        caches.append((cache, row))
     selftest.clear()
     return caches
 
@@ -144,28 +152,9 @@ def _row_template(w, kind: str) -> CacheRow:
     )
 
 
-def _property_row_template(descriptor, values: int) -> CacheRow:
-    # A cached_property has no cache_info(): its entries are the values that
-    # the weak table holds (values kept in a __dict__ or a slot never pin).
-    func = getattr(descriptor, "func", None)
-    qualname = getattr(func, "__qualname__", None)
-    if not isinstance(qualname, str):
-        qualname = repr(descriptor)
-    module = getattr(func, "__module__", None)
-    return CacheRow(
-        qualname=qualname,
-        kind="boundcache",
-        entries=values,
-        pinned=0,
-        bytes=0,
-        module=module if isinstance(module, str) else None,
-        maxsize=None,
-    )
-
-
 def _rows(caches, graph: Graph) -> Analysis:
     freed = graph.freed
-    rows, pinned_ids, retained_ids, value_ids = [], [], [], []
+    rows, pinned_ids, retained_ids, value_ids, ways = [], [], [], [], []
     sizes: dict[int, int] = {}
     for cache, row in caches:
         held = {owner for owner, _ in cache.holds}
@@ -199,7 +188,8 @@ def _rows(caches, graph: Graph) -> Analysis:
         pinned_ids.append(pinned)
         retained_ids.append(retained)
         value_ids.append(values)
-    return Analysis(rows, pinned_ids, retained_ids, sizes, graph.truncated, value_ids)
+        ways.append(frozenset(cache.ways))
+    return Analysis(rows, pinned_ids, retained_ids, sizes, graph.truncated, value_ids, ways)
 
 
 _VALUE_BUILTINS = (tuple, int, float, complex, str, bytes, frozenset)
