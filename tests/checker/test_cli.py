@@ -56,20 +56,27 @@ def test_noqa_through_the_cli(run):
     assert {int(line.split(":")[1]) for line in out.splitlines()} == expected_lines(path)
 
 
+UNPARSABLE_TRAP = "import functools\n\nclass A:\n    @functools.cache\n    def broken(:\n        pass\n"
+
+
 def test_unparsable_file_is_reported_and_the_run_goes_on(run, tmp_path):
-    write(tmp_path / "a_bad.py", "def broken(:\n")
+    write(tmp_path / "a_bad.py", UNPARSABLE_TRAP)
     write(tmp_path / "b_bad_encoding.py", "# -*- coding: no-such-codec -*-\nx = 1\n")
     write(tmp_path / "c_bad_bytes.py", b"x = '\xff'\n", mode="wb")
     write(tmp_path / "d.py", TRAP)
+    # A file whose text cannot hold a finding is not parsed (issue 27): its
+    # syntax is not ours to check.
+    write(tmp_path / "e_bad_no_trap.py", "def broken(:\n")
     code, out, err = run(tmp_path)
     lines = out.splitlines()
     assert code == 1 and err == ""
     assert [line.split(": ")[1].split()[0] for line in lines] == ["BC900", "BC900", "BC900", "BC001"]
-    assert lines[0].startswith(f"{tmp_path / 'a_bad.py'}:1:")
+    assert lines[0].startswith(f"{tmp_path / 'a_bad.py'}:5:")
 
 
 def test_only_syntax_errors_still_exit_1(run, tmp_path):
-    assert run(write(tmp_path / "a.py", "def broken(:\n"))[0] == 1
+    assert run(write(tmp_path / "a.py", UNPARSABLE_TRAP))[0] == 1
+    assert run(write(tmp_path / "b.py", "def broken(:\n"))[0] == 0
 
 
 def test_walk_skips_hidden_virtualenvs_and_non_python(run, tmp_path):
@@ -208,6 +215,7 @@ def test_a_pool_of_processes_gives_the_same_output(run, tmp_path, monkeypatch):
 
     from checker_helpers import CORPUS
 
+    monkeypatch.setattr(cli, "PARALLEL_MIN_FILES", 10**9)
     sequential = run(CORPUS)
     monkeypatch.setattr(cli, "PARALLEL_MIN_FILES", 2)
     calls = []

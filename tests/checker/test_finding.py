@@ -8,7 +8,7 @@ import textwrap
 import pytest
 
 from boundcache.checker import check_source
-from boundcache.checker.finding import DEFAULT_MEMOIZERS
+from boundcache.checker.finding import DEFAULT_MEMOIZERS, could_hold_finding
 
 from checker_helpers import CORPUS_FILES, expected_lines
 
@@ -173,14 +173,29 @@ def test_type_parameters_are_checked_on_every_python():
 
 
 def test_syntax_error_is_reported_with_its_position():
-    (finding,) = findings("import functools\nclass A(:\n    pass\n")
+    (finding,) = findings("import functools\nclass A(:\n    m = functools.cache(f)\n")
     assert finding.code == "BC900" and finding.line == 2
     assert finding.message.startswith("BC900 cannot parse: ")
 
 
 def test_null_byte_is_a_syntax_finding_not_a_crash():
-    (finding,) = findings("x = 1\0\n")
+    (finding,) = findings("import functools\nclass A:\n    m = functools.cache(f)\0\n")
     assert finding.code == "BC900"
+
+
+@pytest.mark.parametrize("source, parsed", [
+    ("import functools\nclass A:\n    @functools.lru_cache\n    def m(self): ...\n", True),
+    ("from functools import *\nclass A:\n    @cache\n    def m(self): ...\n", True),
+    ("import functools\nclass A:\n    @functools.wraps(f)\n    def m(self): ...\n", False),
+    ("import functools\n@functools.cache\ndef f(): ...\n", False),  # no class
+    ("from async_lru import alru_cache\nclass A: ...\n", True),
+    # Identifiers normalize (NFKC): a compatibility form still spells functools.
+    ("import \uff46unctools\nclass A:\n    @\uff46unctools.cache\n    def m(self): ...\n", True),
+])
+def test_files_that_cannot_hold_a_finding_are_not_parsed(source, parsed):
+    # Parsing is most of the checker's time; a text test spares it (issue 27).
+    assert could_hold_finding(source) is parsed
+    assert (findings(source.replace("...", "(")) != []) is parsed  # a syntax error shows only if parsed
 
 
 def test_compile_time_errors_are_not_parse_errors():

@@ -50,7 +50,8 @@ def test_mask_keeps_every_position(source):
 
 
 def test_python2_is_not_told_it_needs_a_newer_python():
-    source = "import functools\n\ntry:\n    import json\nexcept ImportError, err:\n    json = None\n"
+    source = ("import functools\n\nclass Store(object):\n    cache = {}\n\n    def load(self):\n        try:\n"
+              "            import json\n        except ImportError, err:\n            json = None\n")
     assert syntax.needed_version(source) is None
     assert syntax.looks_like_python2(source)
     found = check_source(source, "old.py")
@@ -58,7 +59,7 @@ def test_python2_is_not_told_it_needs_a_newer_python():
     if RUNNING < (3, 14):  # 3.14 reads it as `except (ImportError, err):`
         (finding,) = found
         assert finding.code == "BC900" and "it looks like Python 2 code" in finding.message
-    (printed,) = check_source("import functools\nprint 'x'\n", "old.py")
+    (printed,) = check_source("import functools\nclass Store: cache = {}\nprint 'x'\n", "old.py")
     assert "it looks like Python 2 code" in printed.message
 
 

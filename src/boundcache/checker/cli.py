@@ -19,14 +19,14 @@ from typing import Sequence
 from . import noqa, syntax
 from .config import Config, ConfigError, discover, load
 from .files import iter_files
-from .finding import SYNTAX_CODE, Finding, check_source
+from .finding import SYNTAX_CODE, Finding, check_source, could_hold_finding
 from .fixing import fix_source
 from .imports import style_for
 from .output import json_report, text_line, unified_diff
 
 PROG = "boundcache check"
-# From this many files on, they are checked by a pool of processes (one per core).
-PARALLEL_MIN_FILES = 64
+# From this many files to parse on, they are parsed by a pool of processes (one per core).
+PARALLEL_MIN_FILES = 16
 PARALLEL_MAX_WORKERS = 8
 
 
@@ -148,10 +148,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _check_all(paths: list[str], config: Config, fix: bool) -> dict[str, FileResult]:
-    if len(paths) < PARALLEL_MIN_FILES:
-        results = {path: check_file(path, config, fix=fix) for path in paths}
+    # Most files cannot hold a finding, which a text test tells at a fraction
+    # of the cost of parsing them: only the others are parsed, in a pool of
+    # processes when there are enough of them.
+    results: dict[str, FileResult] = {}
+    tasks = []
+    for path in paths:
+        read = read_source(path)
+        if isinstance(read, FileResult):
+            results[path] = read
+        elif could_hold_finding(read[0], config.memoizers):
+            tasks.append((path, *read, config, fix))
+        else:
+            results[path] = FileResult()
+    if len(tasks) < PARALLEL_MIN_FILES:
+        results.update((task[0], _check_one(task)) for task in tasks)
     else:
-        results = _check_parallel(paths, config, fix)
+        results.update(_check_parallel(tasks))
     # What this Python cannot parse, a newer one may: one child process for all.
     pending = [p for p, r in results.items() if r.unparsed]
     if pending:
@@ -174,16 +187,16 @@ def _workers() -> int:
         return os.cpu_count() or 1
 
 
-def _check_one(task: tuple[str, Config, bool]) -> FileResult:
-    path, config, fix = task
-    return check_file(path, config, fix=fix)
+def _check_one(task: tuple[str, str, str, Config, bool]) -> FileResult:
+    path, source, encoding, config, fix = task
+    return check_text(path, source, encoding, config, fix=fix)
 
 
-def _check_parallel(paths: list[str], config: Config, fix: bool) -> dict[str, FileResult]:
-    """One process per core; results in the order of ``paths``."""
+def _check_parallel(tasks: list[tuple]) -> list[tuple[str, FileResult]]:
+    """One process per core, the largest files first."""
     workers = min(_workers(), PARALLEL_MAX_WORKERS)
     if workers < 2:
-        return {path: check_file(path, config, fix=fix) for path in paths}
+        return [(task[0], _check_one(task)) for task in tasks]
     import multiprocessing
     import threading
 
@@ -191,25 +204,33 @@ def _check_parallel(paths: list[str], config: Config, fix: bool) -> dict[str, Fi
     methods = multiprocessing.get_all_start_methods()
     method = "fork" if "fork" in methods and threading.active_count() == 1 else "spawn"
     context = multiprocessing.get_context(method)
-    tasks = [(path, config, fix) for path in paths]
+    tasks = sorted(tasks, key=lambda task: -len(task[1]))  # parsing time follows size
     try:
         with context.Pool(workers) as pool:
-            checked = pool.map(_check_one, tasks, chunksize=max(1, min(32, len(paths) // (workers * 8))))
+            checked = pool.map(_check_one, tasks, chunksize=1)
     except (OSError, ImportError):  # no processes here (sandbox, no /dev/shm): one at a time
         checked = [_check_one(task) for task in tasks]
-    return dict(zip(paths, checked))
+    return [(task[0], result) for task, result in zip(tasks, checked)]
 
 
-def check_file(path: str, config: Config, fix: bool = False) -> FileResult:
+def read_source(path: str) -> tuple[str, str] | FileResult:
+    """(text, encoding) of a file, or its BC900 when it cannot be read or decoded."""
     try:
         with open(path, "rb") as stream:
             data = stream.read()
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-        source = data.decode(encoding)
+        return data.decode(encoding), encoding
     except (OSError, SyntaxError, UnicodeDecodeError, LookupError) as error:
         message = getattr(error, "strerror", None) or str(error)
         return FileResult([Finding(path, 1, 1, SYNTAX_CODE, f"{SYNTAX_CODE} cannot read: {message}")])
 
+
+def check_file(path: str, config: Config, fix: bool = False) -> FileResult:
+    read = read_source(path)
+    return read if isinstance(read, FileResult) else check_text(path, *read, config, fix=fix)
+
+
+def check_text(path: str, source: str, encoding: str, config: Config, fix: bool = False) -> FileResult:
     findings = check_source(source, path, config.memoizers)
     if findings and findings[0].code == SYNTAX_CODE:
         return FileResult(findings, unparsed=True)

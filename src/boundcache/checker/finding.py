@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import io
+import re
 import sys
 import warnings
 from dataclasses import dataclass
@@ -119,19 +120,37 @@ def source_lines(source: str) -> list[str]:
     return io.StringIO(source, newline="").readlines()
 
 
-def needles(memoizers: Iterable[str]) -> frozenset[str]:
-    """Words without which a file cannot hold a finding.
+def needles(memoizers: Iterable[str]) -> frozenset[tuple[str, ...]]:
+    """Groups of words, one group a memoizer: a file that spells every word of
+    no group (each as a whole word) cannot hold a finding.
 
-    Reaching ``functools.lru_cache`` takes an import that spells "functools";
-    a configured ``pkg.memo`` takes some statement that spells "memo" (a
-    relative import may not spell "pkg").  Checking these substrings first
-    lets the checker skip the analysis of almost every file.
+    Reaching ``functools.lru_cache`` takes an import that spells "functools"
+    and a reference that spells "lru_cache" (or an alias defined from it); a
+    configured ``pkg.memo`` takes some statement that spells "memo" (a
+    relative import may not spell "pkg").
     """
-    words = set()
+    groups = set()
     for qualname in memoizers:
         module, _, name = qualname.rpartition(".")
-        words.add("functools" if module == "functools" else name)
-    return frozenset(words)
+        groups.add(("functools", name) if module == "functools" else (name,))
+    return frozenset(groups)
+
+
+def could_hold_finding(source: str, memoizers: Iterable[str] = DEFAULT_MEMOIZERS) -> bool:
+    """A text test, far cheaper than parsing: False when the file cannot hold
+    a finding (no class, or no memoizer's words), so that it is not parsed."""
+    if not source.isascii():
+        # Identifiers may be spelled in other Unicode forms that normalize
+        # to "functools" (PEP 3131): search the normalized text.
+        import unicodedata
+
+        source = unicodedata.normalize("NFKC", source)
+    return "class" in source and any(all(_spells(source, word) for word in group) for group in needles(memoizers))
+
+
+def _spells(source: str, word: str) -> bool:
+    # The substring test is the fast one; most files fail it.
+    return word in source and re.search(rf"(?<!\w){re.escape(word)}(?!\w)", source) is not None
 
 
 def check_source(
@@ -139,35 +158,18 @@ def check_source(
     path: str,
     memoizers: frozenset[str] = DEFAULT_MEMOIZERS,
 ) -> list[Finding]:
-    """All findings in ``source`` (noqa comments are not applied here)."""
-    # Non-ASCII source may spell identifiers in other Unicode forms that
-    # normalize to "functools" (PEP 3131): no shortcut for it.
-    relevant = not source.isascii() or any(word in source for word in needles(memoizers))
+    """All findings in ``source`` (noqa comments are not applied here). A file
+    that cannot hold one is not parsed, so its syntax errors are not reported."""
+    if not could_hold_finding(source, memoizers):
+        return []
     with warnings.catch_warnings():
         # Invalid escapes and the like warn while parsing (3.12+): not ours to say.
         warnings.simplefilter("ignore")
-        if not relevant and _compiles(source, path):
-            return []
         try:
             tree = parse(source, path)  # newer syntax masked, if need be
         except (SyntaxError, ValueError) as error:
             return [syntax_finding(path, error, source)]
-    if not relevant:
-        return []
     return analyze(tree, source_lines(source), path, memoizers, walrus=":=" in source)
-
-
-def _compiles(source: str, path: str) -> bool:
-    # A file that cannot hold a finding needs only a yes/no on "does it parse".
-    # The bytecode compiler answers it faster than ast.parse, which builds a
-    # Python object per node (~25% of the stdlib's time).  It also refuses
-    # some files that parse (`return` outside a function...): those go on to
-    # ast.parse, so BC900 means exactly "ast.parse failed".
-    try:
-        compile(source, path, "exec", dont_inherit=True)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return False
-    return True
 
 
 def syntax_finding(path: str, error: Exception, source: str = "") -> Finding:
@@ -194,7 +196,7 @@ def analyze(
 ) -> list[Finding]:
     module = module_name_for(path)
     is_package = path.endswith("__init__.py")
-    resolver = Resolver(tree, module, is_package, prefer=memoizers, walrus=walrus)
+    resolver = Resolver(tree, module, is_package, prefer=memoizers, walrus=walrus, lines=lines)
     finder = _Finder(resolver, lines, path, memoizers, tree)
     return sorted(finder.run(), key=lambda f: (f.line, f.col))
 

@@ -19,7 +19,7 @@ from typing import Iterator
 
 from .config import Config, discover
 from . import noqa
-from .finding import analyze, needles
+from .finding import analyze, could_hold_finding
 
 try:
     from importlib.metadata import PackageNotFoundError, version
@@ -54,7 +54,7 @@ class Flake8Plugin:
         directory = os.path.dirname(os.path.abspath(self.filename)) if real_file else os.getcwd()
         memoizers = _config_for(directory).memoizers
         source = "".join(self.lines)
-        if source.isascii() and not any(word in source for word in needles(memoizers)):
+        if not could_hold_finding(source, memoizers):
             return
         path = self.filename if real_file else ""
         findings = analyze(self.tree, self.lines, path, memoizers)

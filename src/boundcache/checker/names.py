@@ -99,10 +99,12 @@ class ScopeBuilder:
     expression nodes than statements).
     """
 
-    def __init__(self, module: str, is_package: bool, walrus: bool = True) -> None:
+    def __init__(self, module: str, is_package: bool, walrus: bool = True,
+                 lines: list[str] | None = None) -> None:
         self.module = module  # dotted name of the file, for relative imports
         self.is_package = is_package
         self.walrus = walrus
+        self.lines = lines  # the source, to skip functions that hold no class
         self.scopes: dict[ast.AST, Scope] = {}
         self.scope: Scope = Scope("module", None, (0, 0))
 
@@ -165,6 +167,15 @@ class ScopeBuilder:
                     continue
                 stack.extend(ast.iter_child_nodes(current))
 
+    def _may_matter(self, node: ast.AST) -> bool:
+        # Names are resolved for class bodies only: a function whose text
+        # spells no class, and binds nothing outside itself (global,
+        # nonlocal), need not be walked (most of a file's statements).
+        if self.lines is None:
+            return True
+        text = "".join(self.lines[node.lineno - 1:node.end_lineno])  # type: ignore[attr-defined]
+        return "class" in text or "global" in text or "nonlocal" in text
+
     def _local_qualname(self, name: str) -> str | None:
         # A module-level def is importable as `<module>.<name>`; configured
         # decorators defined in the checked file itself are found that way.
@@ -217,6 +228,8 @@ class ScopeBuilder:
         self._bind(node.name, Binding(_pos(node), qualname=self._local_qualname(node.name), node=node))
 
         def body() -> None:
+            if not self._may_matter(node):
+                return
             for arg in _all_args(node.args):
                 self.scope.bind(arg.arg, Binding(_pos(node)))
             for type_param in getattr(node, "type_params", ()):
@@ -334,8 +347,9 @@ class Resolver:
     """Answers "what does this expression, evaluated in this scope, refer to"."""
 
     def __init__(self, tree: ast.Module, module: str = "", is_package: bool = False,
-                 prefer: frozenset[str] = frozenset(), walrus: bool = True) -> None:
-        self.scopes = ScopeBuilder(module, is_package, walrus).build(tree)
+                 prefer: frozenset[str] = frozenset(), walrus: bool = True,
+                 lines: list[str] | None = None) -> None:
+        self.scopes = ScopeBuilder(module, is_package, walrus, lines).build(tree)
         # Star imports cannot be resolved statically; among several, prefer a
         # module from which the name is one we look for (`prefer`).
         self.prefer = prefer

@@ -66,6 +66,13 @@ def _parse(comment: str) -> frozenset[str] | None:
     return frozenset(code.upper() for code in _CODE.findall(codes))
 
 
+def _may_silence(match: re.Match, codes: set[str]) -> bool:
+    # Read from the raw text: a match inside a string only costs the tokenizing.
+    found = match.group("codes")
+    silenced = frozenset(c.upper() for c in _CODE.findall(found)) if found else ALL
+    return any(is_silenced(code, 1, {1: silenced}) for code in codes)
+
+
 def _merge(old: frozenset[str] | None, new: frozenset[str]) -> frozenset[str]:
     return new if old is None else old | new
 
@@ -120,5 +127,8 @@ def apply(findings: Iterable, source: str) -> list:
     findings = list(findings)
     if not findings:
         return findings
+    codes = {f.code for f in findings}
+    if not any(_may_silence(match, codes) for match in _NOQA.finditer(source)):
+        return findings  # no comment names them (`# noqa: E501` elsewhere): no tokenizing
     noqa = noqa_lines(source)
     return [f for f in findings if not is_silenced(f.code, f.line, noqa)]
