@@ -120,6 +120,8 @@ def audit_is_typed() -> None:
     for row in report.pinning:
         assert_type(row.bytes, int)
         assert_type(row.kind, str)
+    for row in report.leaking + report.value_caches:
+        assert_type(row.leaks + row.values, int)
 
 
 # The keyword options keep the signature too.
