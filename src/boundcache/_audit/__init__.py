@@ -88,9 +88,10 @@ class Analysis:
         )
 
 
-def analyse(*, collect: bool = True, is_candidate=None, forget=(), wrappers=None, containers=None) -> Analysis:
-    """The whole audit. `is_candidate(obj)` restricts the instances considered
-    (the pytest plugin: made during the test); `forget` lists containers
+def analyse(*, collect: bool = True, candidates: set[int] | None = None, forget=(), wrappers=None,
+            containers=None) -> Analysis:
+    """The whole audit. `candidates`, a set of ids, restricts the instances
+    considered (the pytest plugin: made during the test); `forget` lists containers
     whose references are about to go (the plugin: pytest's funcargs).
     `wrappers` and `containers` (weak-table containers) restrict the caches
     looked at; by default, every one in the process (`containers` is emptied)."""
@@ -98,7 +99,7 @@ def analyse(*, collect: bool = True, is_candidate=None, forget=(), wrappers=None
         gc.collect()
     graph = Graph(set(), MAX_OBJECTS)
     try:
-        caches = _release_entries(graph, is_candidate, wrappers, containers)
+        caches = _release_entries(graph, candidates, wrappers, containers)
         graph.explore()
         for container in forget:
             graph.forget_referrer(container)
@@ -108,7 +109,7 @@ def analyse(*, collect: bool = True, is_candidate=None, forget=(), wrappers=None
         graph.close()
 
 
-def _release_entries(graph: Graph, is_candidate, wrappers, containers) -> list[tuple[Cache, CacheRow]]:
+def _release_entries(graph: Graph, candidates, wrappers, containers) -> list[tuple[Cache, CacheRow]]:
     # Every reference to a cached object taken here is dropped on return,
     # before the graph reads reference counts.
     if wrappers is None:
@@ -121,12 +122,12 @@ def _release_entries(graph: Graph, is_candidate, wrappers, containers) -> list[t
         is_functools = not isinstance(w, _BC_TYPES)
         cache = Cache(w, "functools" if is_functools else "boundcache")
         if is_functools:
-            collect_functools(w, cache, graph, selftest, is_candidate)
+            collect_functools(w, cache, graph, selftest, candidates)
         else:
-            collect_boundcache(w, cache, graph, selftest, is_candidate)
+            collect_boundcache(w, cache, graph, selftest, candidates)
         by_wrapper[id(w)] = cache
         caches.append((cache, _row_template(w, cache.kind)))
-    for cache, values, qualname, module in collect_weak_table(by_wrapper, graph, is_candidate, containers):
+    for cache, values, qualname, module in collect_weak_table(by_wrapper, graph, candidates, containers):
         # A cached_property has no cache_info(): its entries are the values
         # that the weak table holds (values kept in a __dict__ or a slot never pin).
         row = CacheRow(qualname=qualname, kind="boundcache", entries=values, pinned=0, bytes=0, module=module)

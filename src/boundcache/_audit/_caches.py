@@ -168,7 +168,15 @@ def functools_cache_dict(w: object) -> dict | None:
     return None
 
 
-def collect_functools(w: object, cache: Cache, graph, selftest: SelfTest, is_candidate) -> None:
+def _candidate_keys(items, candidates: set[int] | None):
+    """The entries whose key could hold an instance as self: a tuple, whose
+    first element is one of `candidates` (ids) if given."""
+    if candidates is None:
+        return [(k, v) for k, v in items if type(k) is tuple and k]
+    return [(k, v) for k, v in items if type(k) is tuple and k and id(k[0]) in candidates]
+
+
+def collect_functools(w: object, cache: Cache, graph, selftest: SelfTest, candidates: set[int] | None) -> None:
     """Releases the entries of `w` that hold an instance as self."""
     table = functools_cache_dict(w)
     if not table:
@@ -177,11 +185,7 @@ def collect_functools(w: object, cache: Cache, graph, selftest: SelfTest, is_can
     wid = id(w)
     wrappers_of = selftest.wrappers_of
     # items(), not table[key]: a lookup would run the instances' __hash__/__eq__.
-    held = [
-        (k, v)
-        for k, v in table.items()
-        if type(k) is tuple and k and wid in wrappers_of(type(k[0])) and (is_candidate is None or is_candidate(k[0]))
-    ]
+    held = [(k, v) for k, v in _candidate_keys(table.items(), candidates) if wid in wrappers_of(type(k[0]))]
     if not held:
         return
     if w.cache_info().maxsize is None:  # type: ignore[attr-defined]
@@ -216,7 +220,7 @@ def _bounded_results(w: object, table: dict) -> dict[int, object]:
     return {id(k): v for k, v in zip(keys, values)}
 
 
-def collect_boundcache(w: object, cache: Cache, graph, selftest: SelfTest, is_candidate) -> None:
+def collect_boundcache(w: object, cache: Cache, graph, selftest: SelfTest, candidates: set[int] | None) -> None:
     """Releases the entries of `w`'s own table, keyed as functools keys, that
     hold an instance as self: ``Cls.f(obj, ...)`` on a function wrapper, or
     an owner that a method wrapper serves as functools serves it. The same
@@ -227,14 +231,13 @@ def collect_boundcache(w: object, cache: Cache, graph, selftest: SelfTest, is_ca
     wid = id(w)
     wrappers_of = selftest.wrappers_of
     way = SERVED_AS_FUNCTOOLS if type(w) is _core.CachedMethod else KEYED_ON_SELF
-    for k, v in entries:
-        if type(k) is tuple and k and wid in wrappers_of(type(k[0])):
-            if is_candidate is None or is_candidate(k[0]):
-                # The table holds one reference to the key and one to the value.
-                cache.hold(id(k[0]), [graph.release(k, 1), graph.release(v, 1)], way)
+    for k, v in _candidate_keys(entries, candidates):
+        if wid in wrappers_of(type(k[0])):
+            # The table holds one reference to the key and one to the value.
+            cache.hold(id(k[0]), [graph.release(k, 1), graph.release(v, 1)], way)
 
 
-def collect_weak_table(by_wrapper: dict[int, Cache], graph, is_candidate,
+def collect_weak_table(by_wrapper: dict[int, Cache], graph, candidates: set[int] | None,
                        containers: list | None = None) -> list[tuple[Cache, int, str, str | None]]:
     """Releases the weak table's containers (all of them, or `containers`);
     their owners are pinned if nothing but their own cached results (methods'
@@ -249,7 +252,7 @@ def collect_weak_table(by_wrapper: dict[int, Cache], graph, is_candidate,
         # Popped, so that no reference of ours is left when the counts are read.
         container = containers.pop()
         owner = container._weak_owner
-        if owner is None or (is_candidate is not None and not is_candidate(owner)):
+        if owner is None or (candidates is not None and id(owner) not in candidates):
             continue
         contents = container._contents()
         values = container._properties()

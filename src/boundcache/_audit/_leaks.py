@@ -112,7 +112,7 @@ def find(window: Window, exclude: set[int], forget=(), *, phase: str = "test",
     del new  # the audit reads reference counts: no reference of ours may be left
     if not window.intact(new_ids) or not new_ids:
         return None
-    result = analyse(collect=False, is_candidate=lambda obj: id(obj) in new_ids, forget=forget,
+    result = analyse(collect=False, candidates=new_ids, forget=forget,
                      wrappers=wrappers, containers=containers)
     value_ids = result.value_ids or [set() for _ in result.rows]
     everything = set().union(*(ids for ids in result.pinned_ids if ids)) if any(result.pinned_ids) else set()
