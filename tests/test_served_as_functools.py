@@ -5,7 +5,6 @@ is served exactly as functools serves it (one cache for the wrapper, keyed by
 
 import asyncio
 import collections
-import copy
 import enum
 import functools
 import gc
@@ -405,28 +404,3 @@ def test_user_del_still_runs_and_can_use_the_cache(no_gc):
     first = a.m()
     del a
     assert seen == [first] and seen[0] is first
-
-
-@NEEDS_312
-def test_copy_shares_no_entries_and_entries_die_with_owner(no_gc):
-    freed = []
-
-    class Result(list):
-        pass
-
-    class Owner(int):
-        @boundcache.lru_cache
-        def m(self):
-            return Result([int(self)])
-
-    import weakref
-
-    a = Owner(2)
-    a.tag = 1
-    weakref.finalize(a.m(), freed.append, "a")
-    b = copy.copy(a)  # shares a's ticket through its dict
-    assert b.m() is not a.m()
-    del a
-    assert freed == ["a"]
-    assert b.m() == [2]
-    gc.collect()
