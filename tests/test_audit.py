@@ -521,6 +521,54 @@ def test_a_boundcache_function_table_is_audited_as_functools_is(memo):
     assert (row.entries, row.pinned, row.held) == (2, 0, 0)
 
 
+@pytest.mark.parametrize("memo", [functools.lru_cache, boundcache.lru_cache], ids=["functools", "boundcache"])
+def test_owners_served_as_functools_are_audited_as_functools_caches(memo):
+    # No __dict__ and no weak reference: boundcache keeps their entries in the
+    # method wrapper's own table, keyed by (self, *args), as functools does
+    # (contract 3.5); the rows must be functools' (issue 23).
+    import typing
+    import warnings
+
+    class Slotted:
+        __slots__ = ("buffer",)
+
+        def __init__(self):
+            self.buffer = bytearray(8 * KiB)
+
+        @memo(maxsize=None)
+        def unbounded(self, x=0):
+            return [x]
+
+        @memo(maxsize=8)
+        def bounded(self, x=0):
+            return [x]
+
+    class Pair(typing.NamedTuple):
+        x: int
+
+        @memo(maxsize=8)
+        def bounded(self):
+            return [self.x]
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # boundcache.PinningWarning for Slotted
+        for i in range(3):
+            Slotted().unbounded(i)
+            Slotted().bounded(i)
+        Pair(1).bounded()
+        kept = Slotted()
+        kept.bounded()
+    report = boundcache.audit()
+    kind = "functools" if memo is functools.lru_cache else "boundcache"
+    row = row_for(report, Slotted.unbounded)
+    assert (row.kind, row.entries, row.pinned, row.held, row.values) == (kind, 3, 3, 3, 0)
+    assert 3 * 8 * KiB <= row.bytes < 2 * 3 * 8 * KiB
+    row = row_for(report, Slotted.bounded)
+    assert (row.entries, row.pinned, row.held, row.values, row.maxsize) == (4, 3, 4, 0, 8)
+    row = row_for(report, Pair.bounded)
+    assert (row.entries, row.pinned, row.values, row.leaks) == (1, 1, 1, 0)
+
+
 # -- accuracy: the image-service scenario (contract 7) --------------------------
 
 

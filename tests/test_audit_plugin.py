@@ -521,3 +521,49 @@ def test_a_test_that_freezes_or_unfreezes_is_not_blamed_for_older_pins(pytester)
     result = pytester.runpytest_subprocess("--boundcache-leaks", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=3, failed=1)
     result.stdout.fnmatch_lines(["FAILED test_inner.py::test_after_them_leaks - boundcache: 1 instance*"])
+
+
+def test_owners_served_as_functools_fail_as_with_functools(pytester):
+    make_tests(
+        pytester,
+        """
+        import typing, warnings
+
+        class Slotted:
+            __slots__ = ("buffer",)  # no __weakref__: served as functools, with a PinningWarning
+
+            def __init__(self):
+                self.buffer = bytearray(4096)
+
+            @boundcache.lru_cache(maxsize=32)
+            def parse(self, text):
+                return text
+
+        class Pair(typing.NamedTuple):
+            x: int
+
+            @boundcache.lru_cache(maxsize=32)
+            def norm(self):
+                return abs(self.x)
+
+        def test_slotted():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                Slotted().parse("a")
+
+        def test_pair():
+            Pair(-1).norm()
+        """,
+    )
+    result = pytester.runpytest("--boundcache-leaks", "-rA")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines([
+        "*boundcache cache test_inner.Slotted.parse pins 1 instance (1 Slotted) holding * KiB, "
+        "until newer entries evict it (maxsize=32)",
+        "*boundcache serves these classes as functools does, keyed on self*add '__boundcache__' to __slots__*",
+    ])
+    result.stdout.fnmatch_lines([
+        "test_inner.py::test_pair",
+        "*boundcache cache test_inner.Pair.norm (maxsize=32) keeps 1 value (1 Pair)*",
+    ])
+    result.stdout.fnmatch_lines(["FAILED test_inner.py::test_slotted - *"])

@@ -16,8 +16,11 @@ import importlib.util
 import re
 import sys
 import textwrap
+import warnings
 
 import pytest
+
+import boundcache
 
 from boundcache.checker import check_source, fix_source
 from boundcache.checker import finding as finding_module
@@ -73,9 +76,21 @@ def test_fixed_file_imports_and_its_methods_run_and_cache(path, tmp_path):
     module = _load(target, f"_boundcache_kinds_{path.stem}")
     calls = module.cached_calls()
     assert calls
-    for call in calls:
-        first = call()
-        assert call() is first, call
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", boundcache.PinningWarning)
+        for call in calls:
+            first = call()
+            assert call() is first, call
+    # The classes the message says boundcache warns about are those it warns
+    # about (contract 3.5: served as functools, hashed by identity).
+    warned = {re.search(r"for (\w+) instances", str(w.message)).group(1) for w in caught
+              if issubclass(w.category, boundcache.PinningWarning)}
+    called = {type(call.__self__).__name__ for call in calls}
+    said = set(re.findall(r"serves (\w+) as functools does, with a PinningWarning",
+                          " ".join(f.message for f in check_source(source, str(path)))))
+    assert warned == said & called
+    if path.stem == "slotted":
+        assert warned == {"Bare", "BareChild", "SlotsDataclass"}
 
 
 def test_value_type_message_says_bounded_values_are_shared():
