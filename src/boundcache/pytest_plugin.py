@@ -19,8 +19,12 @@ by value (tuples, named tuples, frozen dataclasses, classes defining both
 with equal values on purpose, and the cache's size bounds them. They are
 reported in the test's output and in a summary at the end of the run;
 ``--boundcache-strict`` (ini ``boundcache_strict = true``) fails on them too.
-Unbounded caches and identity-hashed owners fail as always. The check keeps no reference to
-any object: it remembers identities only.
+Unbounded caches and identity-hashed owners fail as always.
+
+The check keeps no reference to any object, and costs what the test made,
+not what the process holds: it freezes the objects that exist before the
+test (``gc.freeze``), so that only the test's own are looked at (see
+``boundcache._audit._leaks``).
 
 This module imports nothing but pytest at startup; the audit is imported by
 the first checked test.

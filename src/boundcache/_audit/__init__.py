@@ -70,7 +70,7 @@ class Analysis:
     truncated: bool = False
     # Per row, the pinned instances that are values in a bounded cache.
     value_ids: list[set[int]] = field(default_factory=list)
-    # Per row, how the cache holds its instances (_caches.KEYED_ON_SELF, WEAK_TABLE).
+    # Per row, how the cache holds its instances (_caches.KEYED_ON_SELF, SERVED_AS_FUNCTOOLS, WEAK_TABLE).
     ways: list[frozenset[str]] = field(default_factory=list)
 
     def report(self, keep=None) -> Report:

@@ -59,7 +59,7 @@ class Cache:
         self.kind = kind
         # (id of the held instance, [ids the release starts from]) per entry
         self.holds: list[tuple[int, list[int]]] = []
-        self.ways: set[str] = set()  # KEYED_ON_SELF, WEAK_TABLE
+        self.ways: set[str] = set()  # how it holds them: KEYED_ON_SELF...
 
     def hold(self, owner: int, roots: list[int], way: str = KEYED_ON_SELF) -> None:
         self.holds.append((owner, roots))

@@ -25,10 +25,9 @@ from dataclasses import dataclass
 
 from .. import _core
 from . import analyse
-from ._caches import _BC_TYPES, _LRU_TYPE, KEYED_ON_SELF, SERVED_AS_FUNCTOOLS, WEAK_TABLE, SelfTest
+from ._caches import _BC_TYPES, _HEAPTYPE, _LRU_TYPE, KEYED_ON_SELF, SERVED_AS_FUNCTOOLS, WEAK_TABLE, SelfTest
 from ._report import format_bytes
 
-_HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: only classes made by Python code take a cached method
 # Which attributes of each class hold wrappers, kept from test to test.
 _BASES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
