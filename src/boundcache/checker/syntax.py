@@ -107,7 +107,7 @@ def looks_like_python2(source: str, error: BaseException | None = None) -> bool:
 
 def needed_version(source: str, error: BaseException | None = None) -> str | None:
     """The Python version whose syntax the file seems to use, if it is newer
-    than the running one (None for Python 2 code, which no version parses)."""
+    than the running one (None for what looks like Python 2 code)."""
     if looks_like_python2(source, error):
         return None
     message = str(getattr(error, "msg", "") or "")
