@@ -455,27 +455,26 @@ def test_plain_function_taking_an_instance():
 """
 
 
-@pytest.mark.parametrize("memo", ["functools.lru_cache", "boundcache.lru_cache"])
-def test_a_boundcache_function_table_is_treated_as_functools(pytester, memo):
+def test_a_boundcache_function_table_is_treated_as_functools(pytester):
     # The own table of a boundcache wrapper (keyed as functools keys) pins as
     # functools' does: identity-hashed owners fail, values in a bounded cache
     # are reported apart, a function taking an instance holds no self (issue 23).
-    make_tests(pytester, FUNCTION_TABLE.replace("MEMO", memo))
+    for memo in ("functools", "boundcache"):
+        make_tests(pytester, FUNCTION_TABLE.replace("MEMO", f"{memo}.lru_cache"), name=f"test_{memo}")
     result = pytester.runpytest("--boundcache-leaks", "-rA")
-    result.assert_outcomes(passed=2, failed=2)
-    kind = memo.partition(".")[0]
-    result.stdout.fnmatch_lines([f"*{kind} cache test_inner._size pins 1 instance (1 Holder)*"])
-    result.stdout.fnmatch_lines([f"*{kind} cache test_inner._small pins 1 instance (1 Holder)*"
-                                 "until newer entries evict it (maxsize=8)"])
-    result.stdout.fnmatch_lines([
-        "*= boundcache: values kept by bounded caches (not failures) =*",
-        "test_inner.py::test_values_bounded",
-        f"*{kind} cache test_inner._small (maxsize=8) keeps 1 value (1 Pair)*",
-    ])
-    result.stdout.fnmatch_lines(["FAILED test_inner.py::test_identity_unbounded - *",
-                                 "FAILED test_inner.py::test_identity_bounded - *"])
-    if kind == "boundcache":
-        result.stdout.fnmatch_lines(["A boundcache function keys on its arguments, as functools does*"])
+    result.assert_outcomes(passed=4, failed=4)
+    for memo in ("functools", "boundcache"):
+        result.stdout.fnmatch_lines([f"*{memo} cache test_{memo}._size pins 1 instance (1 Holder)*"])
+        result.stdout.fnmatch_lines([f"*{memo} cache test_{memo}._small pins 1 instance (1 Holder)*"
+                                     "until newer entries evict it (maxsize=8)"])
+        result.stdout.fnmatch_lines([
+            "*= boundcache: values kept by bounded caches (not failures) =*",
+            f"test_{memo}.py::test_values_bounded",
+            f"*{memo} cache test_{memo}._small (maxsize=8) keeps 1 value (1 Pair)*",
+        ])
+        result.stdout.fnmatch_lines([f"FAILED test_{memo}.py::test_identity_unbounded - *",
+                                     f"FAILED test_{memo}.py::test_identity_bounded - *"])
+    result.stdout.fnmatch_lines(["A boundcache function keys on its arguments, as functools does*"])
 
 
 def test_a_program_that_freezes_objects_keeps_them_frozen(pytester):
