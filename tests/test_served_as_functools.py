@@ -5,6 +5,7 @@ is served exactly as functools serves it (one cache for the wrapper, keyed by
 
 import asyncio
 import collections
+import copy
 import enum
 import functools
 import gc
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import warnings
+import weakref
 
 import pytest
 
@@ -404,3 +406,47 @@ def test_user_del_still_runs_and_can_use_the_cache(no_gc):
     first = a.m()
     del a
     assert seen == [first] and seen[0] is first
+
+
+@NEEDS_312
+def test_copy_made_during_a_call_does_not_keep_the_owners_entries(no_gc):
+    class Result(list):
+        pass
+
+    copies = []
+
+    class Owner(int):
+        @boundcache.lru_cache
+        def m(self, x):
+            if x == 0:
+                copies.append(copy.copy(self))  # its __dict__ shares this owner's ticket
+                self.n()  # a lookup while this call uses the container: retires it
+            return Result([int(self), x])
+
+        @boundcache.lru_cache
+        def n(self):
+            return Result([int(self)])
+
+    a = Owner(3)
+    freed = weakref.ref(a.m(0))
+    del a
+    assert copies[0].m.cache_info().currsize == 0  # the copy never had entries of its own
+    assert freed() is None, "the dead owner's entry lives on, held by its copy's __dict__"
+    assert Owner.m.cache_info().currsize == 0, "Cls.m.cache_info() counts entries of an owner that died"
+
+
+@NEEDS_312
+def test_warning_for_a_dict_without_weakref_names_the_real_reason():
+    # Found by the stateful fuzzer: the message blamed a missing dict watcher.
+    class DictNoWeakref:
+        __slots__ = ("__dict__",)
+
+        @boundcache.lru_cache
+        def m(self):
+            return 1
+
+    with pytest.warns(boundcache.PinningWarning) as caught:
+        DictNoWeakref().m()
+    message = str(caught[0].message)
+    assert "Add '__weakref__' to" in message  # the fix it names is right
+    assert "dict watcher" not in message, message

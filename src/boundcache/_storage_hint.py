@@ -82,6 +82,9 @@ def _reason(cls: type) -> str:
     if kind:
         return f"{cls.__qualname__}.__boundcache__ is a {kind}, and boundcache keeps its caches under that name"
     if _has_instance_dict(cls):
+        if not issubclass(cls, (int, str, bytes, tuple)):
+            # Only these carry a value a ticket can check (docs/design.md).
+            return "they have a __dict__ but no weak references, so boundcache cannot see them die"
         when = "before Python 3.12" if sys.version_info < (3, 12) else "without a free dict watcher"
         return f"they have a __dict__ but no weak references, and {when} boundcache cannot see them die"
     return "they have no __dict__, no '__boundcache__' slot and no '__weakref__' slot"

@@ -26,6 +26,7 @@ static void init_fields(InstanceCachesObject* c, void* owner) {
     c->props = nullptr;
     c->linked = false;
     c->ticketed = false;
+    c->held_by_ticket = false;
 }
 
 // A container for `owner`, or for nobody (owner NULL: unpickled or copied).
@@ -597,6 +598,7 @@ static int ticket_traverse(PyObject* self, visitproc visit, void* arg) {
 static int ticket_clear(PyObject* self) {
     auto* t = (CachesTicketObject*)self;
     t->owner_dict = nullptr;
+    if (t->caches) ((InstanceCachesObject*)t->caches)->held_by_ticket = false;
     Py_CLEAR(t->caches);
     Py_CLEAR(t->owner_type);
     Py_CLEAR(t->owner_value);
@@ -701,6 +703,7 @@ static PyObject* new_ticket(PyObject* caches, PyObject* owner, PyObject* dict) {
     t->owner_value = value.release();
     t->epoch = ticket_epoch;
     ((InstanceCachesObject*)caches)->ticketed = true;
+    ((InstanceCachesObject*)caches)->held_by_ticket = true;
     PyObject_GC_Track(t);
     return (PyObject*)t;
 }
@@ -722,11 +725,15 @@ static void retire(CachesTicketObject* t) {
     disown(t);
     if (c && Py_REFCNT((PyObject*)c) == 1) {
         Ref keep = Ref::borrow((PyObject*)c);
-        PyObject *type, *value, *tb;
-        PyErr_Fetch(&type, &value, &tb);
-        release_contents(c);
-        PyErr_Restore(type, value, tb);
+        release_retired(c);
     }
+}
+
+void release_retired(InstanceCachesObject* c) {
+    PyObject *type, *value, *tb;  // a call may be returning an exception through CallHold
+    PyErr_Fetch(&type, &value, &tb);
+    release_contents(c);
+    PyErr_Restore(type, value, tb);
 }
 
 static bool is_boundcache_key(PyObject* k) {

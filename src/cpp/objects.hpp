@@ -124,6 +124,8 @@ struct InstanceCachesObject {
     // Reached only through a ticket (owners without weak references): found
     // directly under __boundcache__, it was put there by someone else.
     bool ticketed;
+    // Its ticket still holds it (cleared when the ticket lets it go).
+    bool held_by_ticket;
 };
 
 // What an owner without weak references keeps under "__boundcache__" in its
@@ -252,11 +254,38 @@ inline MethodCache* find_method_cache(InstanceCachesObject* c, CachedFunctionObj
 // False with the warning's exception set if it was turned into an error.
 bool note_functools_owner(CachedFunctionObject* wrapper, PyObject* owner);
 
+// Empties a ticketed container that was retired while calls were using it,
+// once the last of them lets it go (see CallHold). Runs user code.
+void release_retired(InstanceCachesObject* c);
+
+// The owner's container, held for the length of a call, so that the
+// MethodCache the call uses outlives anything the call runs. A ticketed
+// container retired meanwhile (a copy, a foreign holder of the owner's dict:
+// its entries were spared for the calls using them) is nobody's, yet a
+// copy's dict may keep its ticket for long: the last call to let it go
+// empties it, so that its entries die now and Cls.m.cache_info() stops
+// counting them.
+class CallHold {
+public:
+    CallHold() noexcept = default;
+    CallHold(const CallHold&) = delete;
+    CallHold& operator=(const CallHold&) = delete;
+    ~CallHold() {
+        auto* c = (InstanceCachesObject*)ref_.get();
+        if (c && c->ticketed && !c->owner && Py_REFCNT((PyObject*)c) == 1 + c->held_by_ticket) release_retired(c);
+    }
+    void reset(PyObject* c) noexcept { ref_.reset(c); }
+    PyObject* get() const noexcept { return ref_.get(); }
+
+private:
+    Ref ref_;
+};
+
 // Hot path of every method call: the owner's cache for `wrapper`. `holder`
 // receives the container, which the caller keeps for the whole call so that
 // the MethodCache outlives anything the call runs. NULL without an
 // exception: the owner is served as functools, by the wrapper's own table.
-inline MethodCache* method_cache_for(PyObject* owner, CachedFunctionObject* wrapper, Ref& holder) {
+inline MethodCache* method_cache_for(PyObject* owner, CachedFunctionObject* wrapper, CallHold& holder) {
     PyObject* c = find_instance_caches(owner);
     if (!c) {
         if (PyErr_Occurred()) return nullptr;

@@ -487,7 +487,7 @@ PyObject* value_key(CachedFunctionObject* w, PyObject* owner, PyObject* const* a
 // `holder` keeps the owner's container alive. `whole` tells whether the
 // call's key is built from every argument (function semantics, and owners
 // served as functools) or from those after the owner.
-Table* table_for(CachedFunctionObject* w, bool method, PyObject* owner, Ref& holder, bool create, bool& whole) {
+Table* table_for(CachedFunctionObject* w, bool method, PyObject* owner, CallHold& holder, bool create, bool& whole) {
     whole = !method;
     if (!method || (w->options && w->options->key)) return &w->table;  // key=: one cache for the class
     if (create) {
@@ -509,7 +509,7 @@ PyObject* options_vectorcall_impl(PyObject* self, PyObject* const* args, size_t 
     auto* w = (CachedFunctionObject*)self;
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     if ((Method && nargs == 0) || !w->func) return call_function(w, args, nargsf, kwnames);
-    Ref holder;
+    CallHold holder;
     bool whole;
     Table* t = table_for(w, Method, Method ? args[0] : nullptr, holder, true, whole);
     if (!t) return nullptr;
@@ -557,7 +557,7 @@ PyObject* wrapper_discard(PyObject* self, PyObject* const* args, Py_ssize_t narg
     nargs--;
     bool method = w->vectorcall == w->method_call;
     if ((method && nargs == 0) || !w->func || w->maxsize == 0) Py_RETURN_NONE;
-    Ref holder;
+    CallHold holder;
     bool has_key_function = w->options && w->options->key;
     bool whole;
     Table* t = table_for(w, method, method ? args[0] : nullptr, holder, false, whole);

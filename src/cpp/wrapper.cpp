@@ -98,7 +98,7 @@ PyObject* method_vectorcall(PyObject* self, PyObject* const* args, size_t nargsf
     // No positional owner: nothing to cache on; the function itself reports
     // the missing argument (or accepts the call).
     if (nargs == 0) return call_function(w, args, nargsf, kwnames);
-    Ref holder;
+    CallHold holder;
     MethodCache* mc = method_cache_for(args[0], w, holder);
     if (mc) return cached_call<K, Typed>(mc->table, w, args + 1, nargs - 1, args, nargsf, kwnames);
     if (PyErr_Occurred()) return nullptr;
