@@ -30,6 +30,8 @@ bytes written to / read from Redis; invalid: entries refused (bad signature or
 format), each also counted as a miss; unshared: calls kept local because their
 key or result could not cross processes."""
 
+_WARN_EVERY = 60.0  # seconds: the least time between two outage warnings of one tier
+
 HITS, MISSES, ERRORS, SENT, RECEIVED, INVALID, UNSHARED = range(7)
 
 
@@ -111,10 +113,12 @@ class RedisTier:
         self._pid = os.getpid()
         self._token = os.urandom(8).hex()  # this process's messages on the channel
         self._sync_client = None
+        self._retired = []  # clients of a topology that turned out to be another
         self._async_clients = weakref.WeakKeyDictionary()  # event loop -> redis.asyncio client
         # circuit breaker
         self._down_until = 0.0  # monotonic; Redis is skipped until then
         self._outage = False
+        self._warned_at = self._warned_at_recovery = -_WARN_EVERY  # monotonic time of the last outage warning
         self._refusals = set()  # kinds of refused writes already warned about
         self._pending = set()  # ("c", namespace, old generation) clears, ("d", namespace, key) deletes not yet done
         # invalidation listener
@@ -184,13 +188,20 @@ class RedisTier:
             log.info("boundcache: Redis tier %r: the server is a cluster node; using it as a cluster", self)
             self._endpoint.kind = "cluster"
             self._endpoint.nodes = [(self._endpoint.settings.get("host"), self._endpoint.settings.get("port"))]
+            # Kept, not collected: the listener's subscription runs on its pool.
+            self._retired.append(self._sync_client)
             self._sync_client = None
             self._async_clients = weakref.WeakKeyDictionary()
             return
+        now = time.monotonic()
         with self._lock:
-            self._down_until = time.monotonic() + self.retry_interval
-            first = not self._outage
+            self._down_until = now + self.retry_interval
+            # One warning an outage; a cluster with one node down has outages that end whenever a
+            # call reaches a live node: at most one a minute then.
+            first = not self._outage and now - self._warned_at > _WARN_EVERY
             self._outage = True
+            if first:
+                self._warned_at = now
         if first:
             log.warning(
                 "boundcache: Redis tier %r failed (%s: %s); calls are computed and cached locally, and Redis is "
@@ -215,7 +226,10 @@ class RedisTier:
                 was_out = self._outage
                 self._down_until = 0.0
                 self._outage = False
-            if was_out:
+            if was_out and self._warned_at == self._warned_at_recovery:
+                pass  # this outage's recovery was told already (a cluster's partial outage)
+            elif was_out:
+                self._warned_at_recovery = self._warned_at
                 log.warning("boundcache: Redis tier %r answers again; sharing resumes", self)
             self._replay()
 
@@ -373,7 +387,7 @@ class RedisTier:
         redis-py pool's lock at the fork; the child never touches either: it
         makes new ones. The parent's clients are kept, never closed or
         collected (closing would take their pools' locks)."""
-        _INHERITED.append((self._sync_client, self._async_clients))
+        _INHERITED.append((self._sync_client, self._retired, self._async_clients))
         had_listener = self._listener is not None
         self._renew()
         return had_listener
@@ -385,9 +399,10 @@ class RedisTier:
         self._closed = True
         self._listener_stop.set()
         # The listener thread (a daemon) sees the stop within half a second; not waited for.
-        if self._sync_client is not None:
+        for client in (self._sync_client, *self._retired):
             try:
-                self._sync_client.close()
+                if client is not None:
+                    client.close()
             except Exception:  # noqa: BLE001, S110 - closing is best effort
                 pass
 
