@@ -136,8 +136,12 @@ def from_url(url: str) -> Endpoint:
         except (ValueError, TypeError) as exc:
             raise ValueError(f"RedisTier url {_redact_url(url)!r} cannot be parsed: {_redact_url(str(exc))}") from None
         settings = _neutral(settings, settings.pop("connection_class", None))
-        if scheme != "unix" and not settings.get("host"):
-            raise ValueError(f"RedisTier url {_redact_url(url)!r} names no host")
+        if scheme != "unix":
+            if not settings.get("host"):
+                raise ValueError(f"RedisTier url {_redact_url(url)!r} names no host")
+            db = rest.partition("?")[0].partition("/")[2].strip("/")
+            if db and not db.isdigit():  # redis-py would use db 0 without a word
+                raise ValueError(f"RedisTier url {_redact_url(url)!r} cannot be parsed: the db {db!r} is not a number")
         return Endpoint("server", settings, described=_redact_url(url))
     base, plus, topology = scheme.partition("+")
     if base not in ("redis", "rediss") or topology not in ("cluster", "sentinel"):
