@@ -106,8 +106,7 @@ def lru_cache(
         options["stale"] = _check_stale(stale, ttl, timer, shared)
     # Argument handling exactly as functools.lru_cache.
     if isinstance(maxsize, int):
-        if maxsize < 0:
-            maxsize = 0
+        maxsize = max(maxsize, 0)
     elif (callable(maxsize) or isinstance(maxsize, (staticmethod, classmethod))) and isinstance(typed, bool):
         # classmethod objects are not callable, yet @lru_cache may sit above one.
         user_function, maxsize = maxsize, 128

@@ -1,6 +1,5 @@
 """lru_cache(shared=RedisTier(...)) against a real redis-server (contract section 8)."""
 
-import os
 import pickle
 
 import pytest
@@ -8,7 +7,6 @@ import redis
 
 import boundcache
 from boundcache._shared import _keys
-
 
 
 def twin(tier, calls, **options):

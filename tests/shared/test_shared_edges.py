@@ -85,8 +85,9 @@ def test_credentials_never_appear_in_repr_or_warnings(shared_log, server):
     url = f"redis://app:hunter2-secret@127.0.0.1:{server.port}/0?password=hunter2-secret"
     tiers = [
         boundcache.RedisTier(url, secret=b"s" * 16, retry_interval=60),
-        boundcache.RedisTier(f"redis+sentinel://:hunter2-secret@127.0.0.1:1/svc?sentinel_password=hunter2-secret",
-                             secret=b"s" * 16),  # fmt: skip
+        boundcache.RedisTier(
+            "redis+sentinel://:hunter2-secret@127.0.0.1:1/svc?sentinel_password=hunter2-secret", secret=b"s" * 16
+        ),
         boundcache.RedisTier(client=redis.Redis(port=server.port, password="hunter2-secret"), secret=b"s" * 16),
     ]
     server.stop()
@@ -162,7 +163,7 @@ def test_reads_survive_refused_writes(server, make_tier, shared_log):
     assert [g(i) for i in range(20)] == [("v", i) for i in range(20)]  # still read from Redis
     assert other == list(range(20, 40))
     info = b.info()
-    assert info.hits == 20 and info.errors == 20
+    assert info.hits == 20 and info.errors >= 20  # every store refused, every read answered
     refusals = [r for r in shared_log.records if "refuses writes" in r.getMessage()]
     assert len(refusals) == 1 and not [r for r in shared_log.records if "failed" in r.getMessage()]
     admin.config_set("maxmemory", 0)
@@ -277,7 +278,7 @@ def test_cache_delete_reaches_redis_and_other_processes(make_tier, server, wait_
     assert g.cache_delete(1, y=2) is False
     Handler().render("b")
     assert Handler().render.cache_delete("b") is True  # obj.m of a key= method: through the tier
-    assert Handler.render.cache_info().currsize == 1 and not server.client().keys("*:v:tests.render:*:*") == []
+    assert Handler.render.cache_info().currsize == 1 and len(server.client().keys("*:v:tests.render:*")) == 1
 
     @boundcache.lru_cache(shared=make_tier(), name="tests.adelete")
     async def fetch(x):

@@ -82,7 +82,7 @@ def check_sharing_clear_delete(a, b, calls_a, calls_b, keys, wait_until, n=40):
 def test_cluster_url_shares_clears_and_deletes_across_slots(cluster, tiers, space, wait_until):
     calls_a, calls_b = [], []
     a, b = twin(tiers(cluster.url, namespace=space), calls_a), twin(tiers(cluster.url, namespace=space), calls_b)
-    keys = lambda: cluster.keys(f"{space}:v:*")  # noqa: E731
+    keys = lambda: cluster.keys(f"{space}:v:*")
     check_sharing_clear_delete(a, b, calls_a, calls_b, keys, wait_until)
     a(1)
     nodes = {port for port in cluster.ports for k in redis.Redis(port=port).keys(f"{space}:v:*")}
@@ -219,7 +219,7 @@ def test_sentinel_url_sync_and_async_use_the_master(sentinel, tiers, space, wait
     calls_a, calls_b = [], []
     a, b = twin(tiers(sentinel.url, namespace=space), calls_a), twin(tiers(sentinel.url, namespace=space), calls_b)
     master = redis.Redis(port=sentinel.master())
-    keys = lambda: master.keys(f"{space}:v:*")  # noqa: E731
+    keys = lambda: master.keys(f"{space}:v:*")
     check_sharing_clear_delete(a, b, calls_a, calls_b, keys, wait_until, n=10)
     # async functions reach the same master (they once connected to localhost:6379)
     acalls = []

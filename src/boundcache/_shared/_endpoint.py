@@ -143,7 +143,7 @@ def from_url(url: str) -> Endpoint:
             if db and not db.isdigit():  # redis-py would use db 0 without a word
                 raise ValueError(f"RedisTier url {_redact_url(url)!r} cannot be parsed: the db {db!r} is not a number")
         return Endpoint("server", settings, described=_redact_url(url))
-    base, plus, topology = scheme.partition("+")
+    base, _, topology = scheme.partition("+")
     if base not in ("redis", "rediss") or topology not in ("cluster", "sentinel"):
         raise ValueError(f"RedisTier url {_redact_url(url)!r} has an unknown scheme {scheme!r}; use one of {_SCHEMES}")
     rest, _, query = rest.partition("?")

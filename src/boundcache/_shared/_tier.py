@@ -10,7 +10,13 @@ import time
 import weakref
 from collections import namedtuple
 
-from redis.exceptions import ChildDeadlockedError, MovedError, OutOfMemoryError, RedisClusterException, RedisError
+from redis.exceptions import (
+    ChildDeadlockedError,
+    MovedError,
+    OutOfMemoryError,
+    RedisClusterException,
+    RedisError,
+)
 
 from . import _endpoint, _listener
 from ._codec import Codec
