@@ -42,7 +42,8 @@ SECRET = b"bench-secret-0123456789abcdef"
 
 
 sys.path.insert(0, str(HERE.parent / "tests" / "shared"))
-from redis_servers import Cluster, Server  # noqa: E402 - the tests' real-server helpers
+from redis_servers import Cluster, Server
+
 
 def best(libs, n, repeats):
     """Microseconds per call for each of ``libs`` (name -> ``loop(n)``): the
@@ -70,6 +71,31 @@ async def abest(libs, n, repeats):
 
 
 # -- sync libraries
+
+
+def repeat(f):
+    """A timing loop calling f(1) n times: a hit after the first."""
+
+    def run(n):
+        for _ in range(n):
+            f(1)
+
+    return run
+
+
+_fresh_keys = [0]
+
+
+def fresh(f):
+    """A timing loop calling f on n keys never used before: a miss and a store each."""
+
+    def run(n):
+        base = _fresh_keys[0]
+        _fresh_keys[0] += n
+        for i in range(base, base + n):
+            f(i)
+
+    return run
 
 
 def sync_cases(url, port):
@@ -106,13 +132,7 @@ def sync_cases(url, port):
     bc_local(1), bc_shared(1), bc_redis(1), dogpile_f(1)
     raw.set("raw:1", raw.get(next(iter(raw.scan_iter("bench:v:*")))))
 
-    def loop(f):
-        def run(n):
-            for _ in range(n):
-                f(1)
-
-        return run
-
+    loop = repeat
     cases["local hit"] = {
         "boundcache": loop(bc_local),
         "boundcache shared=": loop(bc_shared),
@@ -123,8 +143,6 @@ def sync_cases(url, port):
         "raw redis-py GET": loop(lambda x: raw.get("raw:1")),
     }
 
-    counter = [0]
-
     @boundcache.lru_cache(maxsize=0, shared=tier, name="bench.bc_new")
     def bc_new(x):
         return VALUE
@@ -133,18 +151,9 @@ def sync_cases(url, port):
     def dogpile_new(x):
         return VALUE
 
-    def fresh(f):
-        def run(n):
-            base = counter[0]
-            counter[0] += n
-            for i in range(base, base + n):
-                f(i)
-
-        return run
-
     def raw_miss_store(n):
-        base = counter[0]
-        counter[0] += n
+        base = _fresh_keys[0]
+        _fresh_keys[0] += n
         for i in range(base, base + n):
             if raw.get(f"raw:new:{i}") is None:
                 raw.set(f"raw:new:{i}", b"x" * 1070)
@@ -185,23 +194,7 @@ def cluster_cases(cluster):
     bc_cluster(1), dogpile_cluster(1)
     raw.set("raw:1", b"x" * 1070)
 
-    def loop(f):
-        def run(n):
-            for _ in range(n):
-                f(1)
-
-        return run
-
-    counter = [0]
-
-    def fresh(f):
-        def run(n):
-            base = counter[0]
-            counter[0] += n
-            for i in range(base, base + n):
-                f(i)
-
-        return run
+    loop = repeat
 
     @boundcache.lru_cache(maxsize=0, shared=tier, name="bench.bc_new")
     def bc_new(x):
@@ -482,17 +475,19 @@ def fault_table(faults):
     lines = [
         "## faults",
         "",
-        "Each library in its own process, configured with its defaults, stores keys, then is called on "
-        f"{KEYS} new keys once the fault is in place (with writes refused: the {KEYS} stored keys first, then "
-        f"{KEYS} new ones); a process still running {CAP:.0f} s after the fault is killed (\"hung\"). Seconds per "
-        "call; \"raised\" counts calls where an exception reached the caller; \"stored recomputed\" counts stored "
-        "keys that were computed again instead of read from Redis. boundcache runs with `maxsize=0`, so that every "
-        "call goes to Redis as the peers' do.",
+        (
+            "Each library in its own process, configured with its defaults, stores keys, then is called on "
+            f"{KEYS} new keys once the fault is in place (with writes refused: the {KEYS} stored keys first, then "
+            f"{KEYS} new ones); a process still running {CAP:.0f} s after the fault is killed (\"hung\"). Seconds per "
+            "call; \"raised\" counts calls where an exception reached the caller; \"stored recomputed\" counts stored "
+            "keys that were computed again instead of read from Redis. boundcache runs with `maxsize=0`, so that every "
+            "call goes to Redis as the peers' do."
+        ),
         "",
     ]
     for scenario, libs in faults.items():
-        lines += [f"### {scenario}", "", "| library | calls done | first call (s) | slowest later call (s) | raised | "
-                  "hung | stored recomputed |", "| --- | ---: | ---: | ---: | --- | --- | ---: |"]  # fmt: skip
+        header = "| library | calls done | first call (s) | slowest later call (s) | raised | hung | stored recomputed |"
+        lines += [f"### {scenario}", "", header, "| --- | ---: | ---: | ---: | --- | --- | ---: |"]
         for lib, r in libs.items():
             raised = f"{r['errors']} ({', '.join(r['error_types'])})" if r["errors"] else "0"
             cells = [

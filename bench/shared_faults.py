@@ -173,35 +173,28 @@ def measure_faults():
             server.start()
             try:
                 where = {"url": server.url, "port": server.port}
-                results[scenario][lib] = run_child(script, lib, "server", where, phase, lambda s=server: fault(s))
+                results[scenario][lib] = run_child(script, lib, "server", where, phase, lambda s=server, fault=fault: fault(s))
             finally:
                 server.stop()
-    results["cluster: a master killed"] = {}
-    for lib in CLUSTER_LIBS:
-        d = work / f"cluster-{lib}"
-        d.mkdir()
-        cluster = Cluster(d)
-        cluster.start()
-        try:
-            where = {"url": cluster.url, "port": cluster.ports[0]}
-            results["cluster: a master killed"][lib] = run_child(
-                script, lib, "cluster", where, "new", lambda c=cluster: c.stop_node(c.ports[2])
-            )
-        finally:
-            cluster.stop()
-    results["Sentinel: the master killed, replica promoted"] = {}
-    for lib in SENTINEL_LIBS:
-        d = work / f"sentinel-{lib}"
-        d.mkdir()
-        sentinel = Sentinel(d)
-        sentinel.start()
-        try:
-            where = {"url": sentinel.url, "port": sentinel.port, "service": sentinel.service}
-            results["Sentinel: the master killed, replica promoted"][lib] = run_child(
-                script, lib, "sentinel", where, "new", lambda s=sentinel: s.kill_master()
-            )
-        finally:
-            sentinel.stop()
+    topologies = [
+        ("cluster: a master killed", CLUSTER_LIBS, Cluster, "cluster",
+         lambda c: {"url": c.url, "port": c.ports[0]}, lambda c: c.stop_node(c.ports[2])),
+        ("Sentinel: the master killed, replica promoted", SENTINEL_LIBS, Sentinel, "sentinel",
+         lambda s: {"url": s.url, "port": s.port, "service": s.service}, lambda s: s.kill_master()),
+    ]  # fmt: skip
+    for scenario, libs, kind, topology, where, fault in topologies:
+        results[scenario] = {}
+        for lib in libs:
+            d = work / f"{topology}-{lib}"
+            d.mkdir()
+            servers = kind(d)
+            servers.start()
+            try:
+                results[scenario][lib] = run_child(
+                    script, lib, topology, where(servers), "new", lambda s=servers, fault=fault: fault(s)
+                )
+            finally:
+                servers.stop()
     return results
 
 

@@ -67,23 +67,21 @@ def wait_until():
     return _wait_until
 
 
+def _for_the_session(kind, tmp_path_factory):
+    _require_redis_server()
+    servers = kind(tmp_path_factory.mktemp(kind.__name__.lower()))
+    try:
+        servers.start()
+        yield servers
+    finally:
+        servers.stop()
+
+
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory):
-    _require_redis_server()
-    c = Cluster(tmp_path_factory.mktemp("cluster"))
-    try:
-        c.start()
-        yield c
-    finally:
-        c.stop()
+    yield from _for_the_session(Cluster, tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
 def sentinel(tmp_path_factory):
-    _require_redis_server()
-    s = Sentinel(tmp_path_factory.mktemp("sentinel"))
-    try:
-        s.start()
-        yield s
-    finally:
-        s.stop()
+    yield from _for_the_session(Sentinel, tmp_path_factory)
