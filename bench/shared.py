@@ -391,6 +391,7 @@ def versions():
 def measure(smoke):
     n_local, n_redis, repeats = (200, 20, 1) if smoke else (200_000, 3_000, 7)
     procs, threads = (2, 4) if smoke else (8, 50)
+    load_before = os.getloadavg()[0]
     work = Path(tempfile.mkdtemp(prefix="bench-redis-"))
     server = Server(work)
     server.start()
@@ -427,7 +428,9 @@ def measure(smoke):
     from shared_faults import measure_faults, summary
 
     faults = {} if smoke else {s: {lib: summary(o) for lib, o in libs.items()} for s, libs in measure_faults().items()}
-    return {"results": results, "faults": faults, "versions": versions(), "cpus": os.cpu_count(), "smoke": smoke}
+    load = [round(load_before, 2), round(os.getloadavg()[0], 2)]
+    return {"results": results, "faults": faults, "versions": versions(), "cpus": os.cpu_count(), "load": load,
+            "smoke": smoke}  # fmt: skip
 
 
 def write_report(data):
@@ -439,7 +442,9 @@ def write_report(data):
         f"{data['versions']['redis-server']}, started by the harness; Python {data['versions']['python']}, "
         f"{data['cpus']} CPUs. Microseconds per call, best of 7 loops, the libraries of a table interleaved. Versions: "
         + ", ".join(f"{k} {v}" for k, v in data["versions"].items() if k not in ("python", "redis-server"))
-        + ". The value is a dict holding 1 KB of bytes.",
+        + ". The value is a dict holding 1 KB of bytes."
+        + (f" Load average (1 min) at the start and the end: {data['load'][0]}, {data['load'][1]}." if "load" in data
+           else ""),
         "",
     ]
     for scenario, libs in results.items():
