@@ -65,7 +65,9 @@ class Endpoint:
             kwargs = _accepted(redis.Redis, self.settings, exclude=("host", "port", "db", "path"))
             return scluster.RedisCluster(startup_nodes=nodes, retry=Retry(NoBackoff(), 0), **kwargs, **bounds)
         if self.kind == "sentinel":
-            sentinels = ssentinel.Sentinel(self.nodes, sentinel_kwargs={**self.sentinel_settings, **bounds})
+            # The sentinels' own clients retry 3 times with backoff by default (3.5 s when none answers).
+            sentinel_kwargs = {**self.sentinel_settings, **bounds, "retry": Retry(NoBackoff(), 0)}
+            sentinels = ssentinel.Sentinel(self.nodes, sentinel_kwargs=sentinel_kwargs)
             kwargs = _accepted(redis.Redis, self.settings, exclude=("host", "port", "path"))
             return sentinels.master_for(self.service, retry=Retry(NoBackoff(), 0), **kwargs, **bounds)
         kwargs = _accepted(redis.Redis, _unix(self.settings))
@@ -78,7 +80,8 @@ class Endpoint:
             kwargs = _accepted(acluster.RedisCluster, self.settings, exclude=("host", "port", "db", "path"))
             return acluster.RedisCluster(startup_nodes=nodes, retry=Retry(NoBackoff(), 0), **kwargs, **bounds)
         if self.kind == "sentinel":
-            sentinels = asentinel.Sentinel(self.nodes, sentinel_kwargs={**self.sentinel_settings, **bounds})
+            sentinel_kwargs = {**self.sentinel_settings, **bounds, "retry": _async_no_retry()}
+            sentinels = asentinel.Sentinel(self.nodes, sentinel_kwargs=sentinel_kwargs)
             kwargs = _accepted(aredis.Redis, self.settings, exclude=("host", "port", "path"))
             return sentinels.master_for(self.service, retry=_async_no_retry(), **kwargs, **bounds)
         kwargs = _accepted(aredis.Redis, _unix(self.settings))

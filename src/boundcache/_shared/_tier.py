@@ -20,7 +20,7 @@ from redis.exceptions import (
 
 from . import _endpoint, _listener
 from ._codec import Codec
-from ._keys import escape_glob, generation_key
+from ._keys import escape_glob, generation_key, value_key
 
 log = logging.getLogger("boundcache.shared")
 
@@ -347,8 +347,6 @@ class RedisTier:
             with self._lock:
                 self._pending.add(("d", namespace, key_bytes))
             return None
-        from ._keys import value_key
-
         try:
             client = self._sync()
             rkey = value_key(self.namespace, namespace, self.generation(client, namespace), key_bytes)
