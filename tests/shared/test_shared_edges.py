@@ -159,7 +159,8 @@ def test_unreachable_sentinels_cost_one_bounded_call(kind):
 
 
 def test_reads_survive_refused_writes(server, make_tier, shared_log):
-    a = make_tier()
+    # timeout=2: on a loaded machine a timed-out read would skip Redis (a fault, not this test's)
+    a = make_tier(timeout=2)
     calls = []
     f = boundcache.lru_cache(shared=a, name="tests.oom")(lambda x: calls.append(x) or ("v", x))
     for i in range(20):
@@ -172,7 +173,7 @@ def test_reads_survive_refused_writes(server, make_tier, shared_log):
         while True:
             admin.set(f"filler:{filler}", b"x" * 10_000)
             filler += 1
-    b = make_tier()
+    b = make_tier(timeout=2)
     other = []
     g = boundcache.lru_cache(shared=b, name="tests.oom")(lambda x: other.append(x) or ("v", x))
     for i in range(20, 40):  # each store refused
@@ -180,7 +181,7 @@ def test_reads_survive_refused_writes(server, make_tier, shared_log):
     assert [g(i) for i in range(20)] == [("v", i) for i in range(20)]  # still read from Redis
     assert other == list(range(20, 40))
     info = b.info()
-    assert info.hits == 20 and info.errors >= 20  # every store refused, every read answered
+    assert info.hits == 20 and info.errors == 20, (info, shared_log.text)  # every store refused, every read answered
     refusals = [r for r in shared_log.records if "refuses writes" in r.getMessage()]
     assert len(refusals) == 1 and not [r for r in shared_log.records if "failed" in r.getMessage()]
     admin.config_set("maxmemory", 0)
