@@ -103,10 +103,11 @@ def lru_cache(
     elif name is not None:
         raise TypeError("name= names a cache in a shared tier; give shared=RedisTier(...) as well")
     if stale is not None:
-        options["stale"] = _check_stale(stale, ttl, timer, shared)
+        options["stale"] = _check_stale(stale, ttl, timer)
     # Argument handling exactly as functools.lru_cache.
     if isinstance(maxsize, int):
-        maxsize = max(maxsize, 0)
+        if maxsize < 0:
+            maxsize = 0
     elif (callable(maxsize) or isinstance(maxsize, (staticmethod, classmethod))) and isinstance(typed, bool):
         # classmethod objects are not callable, yet @lru_cache may sit above one.
         user_function, maxsize = maxsize, 128
@@ -176,11 +177,13 @@ def _check_options(typed, ttl, timer, key, max_total, lock):
     return options
 
 
-def _check_stale(stale, ttl, timer, shared):
+def _check_stale(stale, ttl, timer):
     if isinstance(stale, bool) or not isinstance(stale, _Real):
         raise TypeError(f"stale= must be a number of seconds (int or float), not {type(stale).__name__}")
     if not stale > 0:
-        raise ValueError(f"stale= must be a positive number of seconds, got {stale!r}; leave it out to serve no stale value")
+        raise ValueError(
+            f"stale= must be a positive number of seconds, got {stale!r}; leave it out to serve no stale value"
+        )
     if ttl is None:
         raise TypeError("stale= is how long an entry is served past its ttl=; give ttl= as well")
     if timer is not None:
