@@ -86,6 +86,21 @@ def repeat(f):
 _fresh_keys = [0]
 
 
+def new_key_functions(tier, region):
+    """boundcache's and dogpile's functions for the miss-and-store loops."""
+    import boundcache
+
+    @boundcache.lru_cache(maxsize=0, shared=tier, name="bench.bc_new")
+    def bc_new(x):
+        return VALUE
+
+    @region.cache_on_arguments()
+    def dogpile_new(x):
+        return VALUE
+
+    return bc_new, dogpile_new
+
+
 def fresh(f):
     """A timing loop calling f on n keys never used before: a miss and a store each."""
 
@@ -143,13 +158,7 @@ def sync_cases(url, port):
         "raw redis-py GET": loop(lambda x: raw.get("raw:1")),
     }
 
-    @boundcache.lru_cache(maxsize=0, shared=tier, name="bench.bc_new")
-    def bc_new(x):
-        return VALUE
-
-    @region.cache_on_arguments()
-    def dogpile_new(x):
-        return VALUE
+    bc_new, dogpile_new = new_key_functions(tier, region)
 
     def raw_miss_store(n):
         base = _fresh_keys[0]
@@ -196,13 +205,7 @@ def cluster_cases(cluster):
 
     loop = repeat
 
-    @boundcache.lru_cache(maxsize=0, shared=tier, name="bench.bc_new")
-    def bc_new(x):
-        return VALUE
-
-    @region.cache_on_arguments()
-    def dogpile_new(x):
-        return VALUE
+    bc_new, dogpile_new = new_key_functions(tier, region)
 
     cases = {
         "cluster Redis hit": {

@@ -159,39 +159,27 @@ def measure_faults():
     script = work / "child.py"
     script.write_text(CHILD)
     results = {}
-    single = {
-        "server stopped": ("new", lambda s: s.stop()),
-        "server hanging (SIGSTOP)": ("new", lambda s: s.pause()),
-        "writes refused (maxmemory, noeviction)": ("stored and new", lambda s: _fill_until_refused(s.port)),
-    }
-    for scenario, (phase, fault) in single.items():
-        results[scenario] = {}
-        for lib in LIBS:
-            d = work / f"{len(results)}-{lib}"
-            d.mkdir()
-            server = Server(d)
-            server.start()
-            try:
-                where = {"url": server.url, "port": server.port}
-                results[scenario][lib] = run_child(script, lib, "server", where, phase, lambda s=server, fault=fault: fault(s))
-            finally:
-                server.stop()
-    topologies = [
+    server = ("server", lambda s: {"url": s.url, "port": s.port})
+    scenarios = [
+        ("server stopped", LIBS, Server, *server, "new", lambda s: s.stop()),
+        ("server hanging (SIGSTOP)", LIBS, Server, *server, "new", lambda s: s.pause()),
+        ("writes refused (maxmemory, noeviction)", LIBS, Server, *server, "stored and new",
+         lambda s: _fill_until_refused(s.port)),
         ("cluster: a master killed", CLUSTER_LIBS, Cluster, "cluster",
-         lambda c: {"url": c.url, "port": c.ports[0]}, lambda c: c.stop_node(c.ports[2])),
+         lambda c: {"url": c.url, "port": c.ports[0]}, "new", lambda c: c.stop_node(c.ports[2])),
         ("Sentinel: the master killed, replica promoted", SENTINEL_LIBS, Sentinel, "sentinel",
-         lambda s: {"url": s.url, "port": s.port, "service": s.service}, lambda s: s.kill_master()),
+         lambda s: {"url": s.url, "port": s.port, "service": s.service}, "new", lambda s: s.kill_master()),
     ]  # fmt: skip
-    for scenario, libs, kind, topology, where, fault in topologies:
+    for scenario, libs, kind, topology, where, phase, fault in scenarios:
         results[scenario] = {}
         for lib in libs:
-            d = work / f"{topology}-{lib}"
+            d = work / f"{len(results)}-{lib}"
             d.mkdir()
             servers = kind(d)
             servers.start()
             try:
                 results[scenario][lib] = run_child(
-                    script, lib, topology, where(servers), "new", lambda s=servers, fault=fault: fault(s)
+                    script, lib, topology, where(servers), phase, lambda s=servers, fault=fault: fault(s)
                 )
             finally:
                 servers.stop()
