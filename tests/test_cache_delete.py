@@ -129,3 +129,25 @@ def test_staticmethods_and_classmethods():
     assert vars(C)["c"].__func__.cache_delete(C, 1) is False
     if sys.version_info < (3, 13):
         assert C.c.cache_delete(2) is True
+
+
+def test_owners_served_as_functools():
+    # nowhere to keep a cache: one table for the wrapper, keyed (self, *args), as functools
+    class Point:
+        __slots__ = ("x",)
+
+        def __init__(self, x):
+            self.x = x
+
+        @boundcache.lru_cache
+        def shifted(self, d):
+            return self.x + d
+
+    p, q = Point(1), Point(2)
+    with pytest.warns(boundcache.PinningWarning):
+        p.shifted(1)
+    q.shifted(1)
+    assert p.shifted.cache_delete(1) is True
+    assert p.shifted.cache_delete(1) is False
+    assert Point.shifted.cache_delete(q, 1) is True
+    assert Point.shifted.cache_info().currsize == 0
