@@ -29,7 +29,6 @@ import json
 import os
 import platform
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -42,40 +41,8 @@ VALUE = {"path": "img/0001.png", "size": 256, "data": b"\x89PNG" + b"x" * 1020} 
 SECRET = b"bench-secret-0123456789abcdef"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    def __init__(self):
-        self.port = free_port()
-        self.dir = tempfile.mkdtemp(prefix="bench-redis-")
-        exe = shutil.which("redis-server") or "/usr/bin/redis-server"
-        self.proc = subprocess.Popen(
-            [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", self.dir, "--logfile", ""],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        import redis
-
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                redis.Redis(port=self.port).ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.02)
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-
-    def stop(self):
-        self.proc.kill()
-        self.proc.wait()
-        shutil.rmtree(self.dir, ignore_errors=True)
+sys.path.insert(0, str(HERE.parent / "tests" / "shared"))
+from redis_servers import Cluster, Server
 
 
 def best(libs, n, repeats):
@@ -106,6 +73,46 @@ async def abest(libs, n, repeats):
 # -- sync libraries
 
 
+def repeat(f):
+    """A timing loop calling f(1) n times: a hit after the first."""
+
+    def run(n):
+        for _ in range(n):
+            f(1)
+
+    return run
+
+
+_fresh_keys = [0]
+
+
+def new_key_functions(tier, region):
+    """boundcache's and dogpile's functions for the miss-and-store loops."""
+    import boundcache
+
+    @boundcache.lru_cache(maxsize=0, shared=tier, name="bench.bc_new")
+    def bc_new(x):
+        return VALUE
+
+    @region.cache_on_arguments()
+    def dogpile_new(x):
+        return VALUE
+
+    return bc_new, dogpile_new
+
+
+def fresh(f):
+    """A timing loop calling f on n keys never used before: a miss and a store each."""
+
+    def run(n):
+        base = _fresh_keys[0]
+        _fresh_keys[0] += n
+        for i in range(base, base + n):
+            f(i)
+
+    return run
+
+
 def sync_cases(url, port):
     import redis
     from dogpile.cache import make_region
@@ -120,11 +127,11 @@ def sync_cases(url, port):
     def bc_local(x):
         return VALUE
 
-    @boundcache.lru_cache(maxsize=1024, shared=tier)
+    @boundcache.lru_cache(maxsize=1024, shared=tier, name="bench.bc_shared")
     def bc_shared(x):
         return VALUE
 
-    @boundcache.lru_cache(maxsize=0, shared=tier)
+    @boundcache.lru_cache(maxsize=0, shared=tier, name="bench.bc_redis")
     def bc_redis(x):
         return VALUE
 
@@ -140,13 +147,7 @@ def sync_cases(url, port):
     bc_local(1), bc_shared(1), bc_redis(1), dogpile_f(1)
     raw.set("raw:1", raw.get(next(iter(raw.scan_iter("bench:v:*")))))
 
-    def loop(f):
-        def run(n):
-            for _ in range(n):
-                f(1)
-
-        return run
-
+    loop = repeat
     cases["local hit"] = {
         "boundcache": loop(bc_local),
         "boundcache shared=": loop(bc_shared),
@@ -157,28 +158,11 @@ def sync_cases(url, port):
         "raw redis-py GET": loop(lambda x: raw.get("raw:1")),
     }
 
-    counter = [0]
-
-    @boundcache.lru_cache(maxsize=0, shared=tier)
-    def bc_new(x):
-        return VALUE
-
-    @region.cache_on_arguments()
-    def dogpile_new(x):
-        return VALUE
-
-    def fresh(f):
-        def run(n):
-            base = counter[0]
-            counter[0] += n
-            for i in range(base, base + n):
-                f(i)
-
-        return run
+    bc_new, dogpile_new = new_key_functions(tier, region)
 
     def raw_miss_store(n):
-        base = counter[0]
-        counter[0] += n
+        base = _fresh_keys[0]
+        _fresh_keys[0] += n
         for i in range(base, base + n):
             if raw.get(f"raw:new:{i}") is None:
                 raw.set(f"raw:new:{i}", b"x" * 1070)
@@ -187,6 +171,52 @@ def sync_cases(url, port):
         "boundcache shared= (maxsize=0)": fresh(bc_new),
         "dogpile.cache": fresh(dogpile_new),
         "raw redis-py GET + SET": raw_miss_store,
+    }
+    return cases, tier
+
+
+# -- a 3-master Redis Cluster
+
+
+def cluster_cases(cluster):
+    import redis.cluster
+    from dogpile.cache import make_region
+
+    import boundcache
+
+    tier = boundcache.RedisTier(cluster.url, secret=SECRET, namespace="cbench")
+    raw = redis.cluster.RedisCluster(host="127.0.0.1", port=cluster.ports[0])
+
+    @boundcache.lru_cache(maxsize=0, shared=tier, name="bench.bc_cluster")
+    def bc_cluster(x):
+        return VALUE
+
+    region = make_region().configure(
+        "dogpile.cache.redis_cluster",
+        arguments={"startup_nodes": [redis.cluster.ClusterNode("127.0.0.1", cluster.ports[0])]},
+    )
+
+    @region.cache_on_arguments()
+    def dogpile_cluster(x):
+        return VALUE
+
+    bc_cluster(1), dogpile_cluster(1)
+    raw.set("raw:1", b"x" * 1070)
+
+    loop = repeat
+
+    bc_new, dogpile_new = new_key_functions(tier, region)
+
+    cases = {
+        "cluster Redis hit": {
+            "boundcache shared= (maxsize=0)": loop(bc_cluster),
+            "dogpile.cache (redis_cluster)": loop(dogpile_cluster),
+            "raw RedisCluster GET": loop(lambda x: raw.get("raw:1")),
+        },
+        "cluster miss and store": {
+            "boundcache shared= (maxsize=0)": fresh(bc_new),
+            "dogpile.cache (redis_cluster)": fresh(dogpile_new),
+        },
     }
     return cases, tier
 
@@ -213,11 +243,11 @@ async def async_cases(url, port):
     async def bc_local(x):
         return VALUE
 
-    @boundcache.lru_cache(maxsize=1024, shared=tier)
+    @boundcache.lru_cache(maxsize=1024, shared=tier, name="bench.bc_shared")
     async def bc_shared(x):
         return VALUE
 
-    @boundcache.lru_cache(maxsize=0, shared=tier)
+    @boundcache.lru_cache(maxsize=0, shared=tier, name="bench.bc_redis")
     async def bc_redis(x):
         return VALUE
 
@@ -364,7 +394,13 @@ def versions():
 def measure(smoke):
     n_local, n_redis, repeats = (200, 20, 1) if smoke else (200_000, 3_000, 7)
     procs, threads = (2, 4) if smoke else (8, 50)
-    server = Server()
+    load_before = os.getloadavg()[0]
+    work = Path(tempfile.mkdtemp(prefix="bench-redis-"))
+    server = Server(work)
+    server.start()
+    cluster = Cluster(work / "cluster")
+    (work / "cluster").mkdir()
+    cluster.start()
     try:
         results = {}
         cases, tier = sync_cases(server.url, server.port)
@@ -381,12 +417,23 @@ def measure(smoke):
             atier.close()
 
         asyncio.run(timed())
+        ccases, ctier = cluster_cases(cluster)
+        for scenario, libs in ccases.items():
+            results[scenario] = best(libs, n_redis, repeats)
+        ctier.close()
         results["stampede"] = {
             lib: stampede(server, lib, procs, threads) for lib in ("boundcache", "boundcache (no lock)", "dogpile.cache")
         }
-        return {"results": results, "versions": versions(), "cpus": os.cpu_count(), "smoke": smoke}
     finally:
         server.stop()
+        cluster.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    from shared_faults import measure_faults, summary
+
+    faults = {} if smoke else {s: {lib: summary(o) for lib, o in libs.items()} for s, libs in measure_faults().items()}
+    load = [round(load_before, 2), round(os.getloadavg()[0], 2)]
+    return {"results": results, "faults": faults, "versions": versions(), "cpus": os.cpu_count(), "load": load,
+            "smoke": smoke}  # fmt: skip
 
 
 def write_report(data):
@@ -398,7 +445,9 @@ def write_report(data):
         f"{data['versions']['redis-server']}, started by the harness; Python {data['versions']['python']}, "
         f"{data['cpus']} CPUs. Microseconds per call, best of 7 loops, the libraries of a table interleaved. Versions: "
         + ", ".join(f"{k} {v}" for k, v in data["versions"].items() if k not in ("python", "redis-server"))
-        + ". The value is a dict holding 1 KB of bytes.",
+        + ". The value is a dict holding 1 KB of bytes."
+        + (f" Load average (1 min) at the start and the end: {data['load'][0]}, {data['load'][1]}." if "load" in data
+           else ""),
         "",
     ]
     for scenario, libs in results.items():
@@ -418,10 +467,53 @@ def write_report(data):
     ]
     lines += [f"| {lib} | {r['computations']} | {r['wall_s']:.2f} |" for lib, r in results["stampede"].items()]
     lines.append("")
+    lines += fault_table(data.get("faults", {}))
     chart = HERE / "charts" / "shared.png"
     if _chart(results, chart):
         lines += ["![Redis-tier hits](charts/shared.png)", ""]
     (HERE / "SHARED.md").write_text("\n".join(lines))
+
+
+def fault_table(faults):
+    """The faults section (bench/shared_faults.py): one row per library and scenario."""
+    from shared_faults import CAP, KEYS
+
+    if not faults:
+        return []
+    lines = [
+        "## faults",
+        "",
+        (
+            "Each library in its own process, configured with its defaults, stores keys, then is called on "
+            f"{KEYS} new keys once the fault is in place (with writes refused: the {KEYS} stored keys first, then "
+            f"{KEYS} new ones); a process still running {CAP:.0f} s after the fault is killed (\"hung\"). Seconds per "
+            "call; \"raised\" counts calls where an exception reached the caller; \"stored recomputed\" counts stored "
+            "keys that were computed again instead of read from Redis. boundcache runs with `maxsize=0`, so that every "
+            "call goes to Redis as the peers' do."
+        ),
+        "",
+    ]
+    for scenario, libs in faults.items():
+        header = "| library | calls done | first call (s) | slowest later call (s) | raised | hung | stored recomputed |"
+        lines += [f"### {scenario}", "", header, "| --- | ---: | ---: | ---: | --- | --- | ---: |"]
+        for lib, r in libs.items():
+            raised = f"{r['errors']} ({', '.join(r['error_types'])})" if r["errors"] else "0"
+            cells = [
+                lib,
+                str(r["calls"]),
+                _seconds(r["first_s"]),
+                _seconds(r["max_later_s"]),
+                raised,
+                f"yes, killed at {CAP:.0f} s" if r["hung"] else "no",
+                "-" if r["recomputed_stored"] is None or "refused" not in scenario else str(r["recomputed_stored"]),
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+    return lines
+
+
+def _seconds(value):
+    return "-" if value is None else f"{value:.4f}" if value < 1 else f"{value:.2f}"
 
 
 def _chart(results, path):

@@ -37,7 +37,7 @@ SAMPLES = ROOT / "tests" / "typing"
 STUBS = [
     ROOT / "src" / "boundcache" / "__init__.pyi",
     ROOT / "src" / "boundcache" / "_core.pyi",
-    ROOT / "src" / "boundcache" / "_shared.pyi",
+    ROOT / "src" / "boundcache" / "_shared" / "__init__.pyi",
 ]
 CHECKERS = ("mypy", "pyright")
 INSTALL_HINT = (

@@ -68,7 +68,17 @@ _CO_COROUTINE = 0x80  # inspect.CO_COROUTINE
 
 
 def lru_cache(
-    maxsize=128, typed=False, *, ttl=None, timer=None, key=None, max_total=None, lock=False, shared=None
+    maxsize=128,
+    typed=False,
+    *,
+    ttl=None,
+    timer=None,
+    key=None,
+    max_total=None,
+    lock=False,
+    shared=None,
+    name=None,
+    stale=None,
 ):
     """Least-recently-used cache decorator, as :func:`functools.lru_cache`.
 
@@ -83,12 +93,19 @@ def lru_cache(
     one cache for the whole class); *max_total*, a bound on one method's
     entries across all live instances; *lock*, so that concurrent misses on
     one key compute once; *shared*, a :class:`RedisTier` that processes
-    share entries through (docs/shared.md).
+    share entries through, under *name* (default: the function's module and
+    qualified name; docs/shared.md); *stale*, seconds past *ttl* during which
+    an entry is still served while one caller refreshes it.
     """
     options = _check_options(typed, ttl, timer, key, max_total, lock)
     if shared is not None:
         _check_shared(shared)
         options["shared"] = shared
+        options["name"] = name
+    elif name is not None:
+        raise TypeError("name= names a cache in a shared tier; give shared=RedisTier(...) as well")
+    if stale is not None:
+        options["stale"] = _check_stale(stale, ttl, timer)
     # Argument handling exactly as functools.lru_cache.
     if isinstance(maxsize, int):
         if maxsize < 0:
@@ -162,6 +179,20 @@ def _check_options(typed, ttl, timer, key, max_total, lock):
     return options
 
 
+def _check_stale(stale, ttl, timer):
+    if isinstance(stale, bool) or not isinstance(stale, _Real):
+        raise TypeError(f"stale= must be a number of seconds (int or float), not {type(stale).__name__}")
+    if not stale > 0:
+        raise ValueError(
+            f"stale= must be a positive number of seconds, got {stale!r}; leave it out to serve no stale value"
+        )
+    if ttl is None:
+        raise TypeError("stale= is how long an entry is served past its ttl=; give ttl= as well")
+    if timer is not None:
+        raise TypeError("stale= measures freshness on the wall clock (time.time), shared by every process; drop timer=")
+    return float(stale)
+
+
 def _check_shared(shared):
     from ._shared import RedisTier  # raises ImportError naming the extra
 
@@ -194,6 +225,11 @@ def _wrap(func, maxsize, typed, options):
         # core promotes it); one without cannot cache per owner.
         if takes_owner:
             _refuse_per_instance(func, "the method")
+    if "stale" in options and (takes_owner or isinstance(func, classmethod)):
+        raise TypeError(
+            f"stale= applies to functions and static methods; {getattr(func, '__qualname__', func)!r} is a method. "
+            "Cache a module-level function or a staticmethod that takes what the result depends on"
+        )
     # Stacked over staticmethod/classmethod: cache the underlying function and
     # give the same descriptor back, so that both decorator orders behave alike.
     if isinstance(func, staticmethod):
@@ -215,8 +251,13 @@ def _wrapper(kind, func, maxsize, typed, options, *, promote):
         from ._shared import shared_wrapper
 
         options = dict(options)
-        tier = options.pop("shared")
-        return shared_wrapper(kind, func, maxsize, typed, options, promote, tier)
+        tier, name, stale = options.pop("shared"), options.pop("name"), options.pop("stale", None)
+        return shared_wrapper(kind, func, maxsize, typed, options, promote, tier, name, stale)
+    if "stale" in options:
+        from ._stale import stale_wrapper
+
+        options = dict(options)
+        return stale_wrapper(kind, func, maxsize, typed, options, promote, options.pop("stale"))
     if _is_coroutine_function(func):
         # async def: the awaited result is cached (docs/async.md).
         from ._async import async_wrapper

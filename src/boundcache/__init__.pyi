@@ -37,6 +37,8 @@ def lru_cache(
     max_total: int | None = None,
     lock: bool = False,
     shared: RedisTier | None = None,
+    name: str | None = None,
+    stale: float | None = None,
 ) -> _LruCacheDecorator: ...
 @overload
 def cache(user_function: classmethod[_T, _P, _R], /) -> _CachedClassMethod[_T, _P, _R]: ...

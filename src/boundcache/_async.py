@@ -108,6 +108,7 @@ def async_wrapper(kind, func, maxsize, typed, options, *, promote, compute=None)
     update_wrapper(call, func)
     call.cache_info = core.cache_info
     call.cache_clear = core.cache_clear
+    call.cache_delete = core.cache_delete
     call.cache_parameters = core.cache_parameters
     call._boundcache_core = core
     if kind is CachedMethod:
@@ -263,6 +264,9 @@ class _AsyncCachedMethod(partial):
     def cache_clear(self):
         self.func._boundcache_core.cache_clear()
 
+    def cache_delete(self, *args, **kwargs):
+        return self.func.cache_delete(*args, **kwargs)
+
     def cache_parameters(self):
         return self.func._boundcache_core.cache_parameters()
 
@@ -346,6 +350,9 @@ class _AsyncBoundCachedMethod(partial):
 
     def cache_clear(self):
         self._bound_core().cache_clear()
+
+    def cache_delete(self, *args, **kwargs):
+        return self._bound_core().cache_delete(*args, **kwargs)
 
     def cache_parameters(self):
         return self.func._boundcache_core.cache_parameters()

@@ -111,6 +111,28 @@ static PyObject* bound_cache_clear(PyObject* self, PyObject*) {
     Py_RETURN_NONE;
 }
 
+// obj.m.cache_delete(*args, **kwargs): the entry of obj.m(*args, **kwargs).
+// With key= the cache is the class's: the wrapper's own cache_delete decides
+// (a Redis tier replaces it), given the instance first.
+static PyObject* bound_cache_delete(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+    auto* b = (BoundCachedMethodObject*)self;
+    Ref method;
+    if (class_wide(b)) {
+        method.reset(PyObject_GetAttrString((PyObject*)b->wrapper, "cache_delete"));
+        if (!method) return nullptr;
+    }
+    Py_ssize_t total = nargs + (kwnames ? PyTuple_GET_SIZE(kwnames) : 0);
+    PyObject* small[8];
+    PyObject** with_self = total + 1 <= 8 ? small : (PyObject**)PyMem_Malloc((total + 1) * sizeof(PyObject*));
+    if (!with_self) return PyErr_NoMemory();
+    with_self[0] = b->self;
+    for (Py_ssize_t i = 0; i < total; i++) with_self[i + 1] = args[i];
+    PyObject* result = method ? PyObject_Vectorcall(method.get(), with_self, nargs + 1, kwnames)
+                              : cache_delete(b->wrapper, true, with_self, nargs + 1, kwnames);
+    if (with_self != small) PyMem_Free(with_self);
+    return result;
+}
+
 static PyObject* bound_cache_parameters(PyObject* self, PyObject*) {
     return PyObject_CallMethod((PyObject*)((BoundCachedMethodObject*)self)->wrapper, "cache_parameters", nullptr);
 }
@@ -206,6 +228,9 @@ static PyMethodDef bound_methods[] = {
      "cache_clear($self, /)\n--\n\nClear this instance's cache and statistics."},
     {"cache_parameters", bound_cache_parameters, METH_NOARGS,
      "cache_parameters($self, /)\n--\n\n{'maxsize': ..., 'typed': ...}"},
+    {"cache_delete", (PyCFunction)(void (*)(void))bound_cache_delete, METH_FASTCALL | METH_KEYWORDS,
+     "cache_delete($self, /, *args, **kwargs)\n--\n\nRemove the entry this call would use from this instance's "
+     "cache; True if there was one."},
     {"__reduce__", bound_reduce, METH_NOARGS, nullptr},
     {nullptr, nullptr, 0, nullptr},
 };

@@ -336,6 +336,12 @@ void free_options(CachedFunctionObject* w);
 // cache_parameters() entries for the options.
 int add_option_parameters(CachedFunctionObject* w, PyObject* params);
 PyObject* wrapper_discard(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames);
+// cache_delete(*args, **kwargs) of a wrapper (method: the owner comes first),
+// and of CachedFunction's method table; _delete_key(key) for key= wrappers.
+PyObject* cache_delete(CachedFunctionObject* w, bool method, PyObject* const* args, Py_ssize_t nargs,
+                       PyObject* kwnames);
+PyObject* wrapper_cache_delete(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames);
+PyObject* wrapper_delete_key(PyObject* self, PyObject* key);
 void init_flight_type();
 extern PyTypeObject Flight_Type;
 

@@ -523,17 +523,43 @@ PyObject* options_vectorcall_impl(PyObject* self, PyObject* const* args, size_t 
                         kwnames);
 }
 
+// Removes the entry of `key` from `t` if `value` is NULL or is what it
+// holds; `removed` tells whether a live entry went (an expired one goes
+// too, unreported). `now` is the clock read before the lookup (ttl=).
 template <class Key>
-bool discard_in(Table& t, const Key& key, PyObject* value) {
+bool remove_in(CachedFunctionObject* w, Table& t, const Key& key, PyObject* value, double now, bool& removed) {
     Py_hash_t hash = key.hash();
     if (hash == -1) return false;
     int64_t ix = t.find(key, hash);
     if (ix == Table::kError) return false;
-    if (ix >= 0 && t.value_at(ix) == value) {
+    if (ix >= 0 && (!value || t.value_at(ix) == value)) {
+        removed = !w->options || live(w->options, t, ix, now);
         Graveyard graveyard;
         t.remove_at((uint32_t)ix, graveyard);
     }
     return true;
+}
+
+// The entry that a call with these arguments (the owner first, for method
+// semantics) would use, removed as remove_in says. False with an exception set.
+bool remove_call(CachedFunctionObject* w, bool method, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames,
+                 PyObject* value, bool& removed) {
+    removed = false;
+    if ((method && nargs == 0) || !w->func || w->maxsize == 0) return true;
+    double now = 0;
+    if (w->options && w->options->has_ttl && !read_clock(w->options, now)) return false;
+    CallHold holder;
+    bool whole;
+    Table* t = table_for(w, method, method ? args[0] : nullptr, holder, false, whole);
+    if (!t) return !PyErr_Occurred();
+    if (w->options && w->options->key) {
+        Ref key(value_key(w, method ? args[0] : nullptr, args, (size_t)nargs, kwnames));
+        return key && remove_in(w, *t, ValueKey(key.get()), value, now, removed);
+    }
+    PyObject* const* key_args = whole ? args : args + 1;  // owners served as functools: (self, *args)
+    Py_ssize_t key_nargs = whole ? nargs : nargs - 1;
+    return w->typed ? remove_in(w, *t, CallKey<true>(key_args, key_nargs, kwnames), value, now, removed)
+                    : remove_in(w, *t, CallKey<false>(key_args, key_nargs, kwnames), value, now, removed);
 }
 
 }  // namespace
@@ -552,31 +578,41 @@ PyObject* wrapper_discard(PyObject* self, PyObject* const* args, Py_ssize_t narg
         PyErr_SetString(PyExc_TypeError, "_discard(value, *args, **kwargs) needs the value");
         return nullptr;
     }
-    PyObject* value = args[0];
-    args++;
-    nargs--;
-    bool method = w->vectorcall == w->method_call;
-    if ((method && nargs == 0) || !w->func || w->maxsize == 0) Py_RETURN_NONE;
-    CallHold holder;
-    bool has_key_function = w->options && w->options->key;
-    bool whole;
-    Table* t = table_for(w, method, method ? args[0] : nullptr, holder, false, whole);
-    if (!t) {
-        if (PyErr_Occurred()) return nullptr;
-        Py_RETURN_NONE;
-    }
-    bool ok;
-    if (has_key_function) {
-        Ref key(value_key(w, method ? args[0] : nullptr, args, (size_t)nargs, kwnames));
-        ok = key && discard_in(*t, ValueKey(key.get()), value);
-    } else {
-        PyObject* const* key_args = whole ? args : args + 1;
-        Py_ssize_t key_nargs = whole ? nargs : nargs - 1;
-        ok = w->typed ? discard_in(*t, CallKey<true>(key_args, key_nargs, kwnames), value)
-                      : discard_in(*t, CallKey<false>(key_args, key_nargs, kwnames), value);
-    }
-    if (!ok) return nullptr;
+    bool removed;
+    if (!remove_call(w, w->vectorcall == w->method_call, args + 1, nargs - 1, kwnames, args[0], removed))
+        return nullptr;
     Py_RETURN_NONE;
+}
+
+// cache_delete(*args, **kwargs): removes the entry that a call with these
+// arguments would use; True if a live one was there. `method` forces method
+// semantics (obj.m.cache_delete passes the owner first).
+PyObject* cache_delete(CachedFunctionObject* w, bool method, PyObject* const* args, Py_ssize_t nargs,
+                       PyObject* kwnames) {
+    bool removed;
+    if (!remove_call(w, method, args, nargs, kwnames, nullptr, removed)) return nullptr;
+    return PyBool_FromLong(removed);
+}
+
+PyObject* wrapper_cache_delete(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+    auto* w = (CachedFunctionObject*)self;
+    return cache_delete(w, w->vectorcall == w->method_call, args, nargs, kwnames);
+}
+
+// _delete_key(key): for a key= wrapper, removes the entry stored under `key`
+// itself (what key= returned), without calling the key function: how the
+// Redis tier applies another process's cache_delete().
+PyObject* wrapper_delete_key(PyObject* self, PyObject* key) {
+    auto* w = (CachedFunctionObject*)self;
+    if (!w->options || !w->options->key) {
+        PyErr_SetString(PyExc_TypeError, "_delete_key(key) applies to wrappers made with key= only");
+        return nullptr;
+    }
+    double now = 0;
+    if (w->options->has_ttl && !read_clock(w->options, now)) return nullptr;
+    bool removed = false;
+    if (w->maxsize != 0 && w->func && !remove_in(w, w->table, ValueKey(key), nullptr, now, removed)) return nullptr;
+    return PyBool_FromLong(removed);
 }
 
 bool parse_options(CachedFunctionObject* w, PyObject* ttl, PyObject* timer, PyObject* key, PyObject* max_total,

@@ -422,6 +422,10 @@ static PyMethodDef wrapper_methods[] = {
     {"__deepcopy__", wrapper_copy, METH_O, nullptr},
     {"__set_name__", wrapper_set_name, METH_VARARGS, nullptr},
     {"_entries", wrapper_entries, METH_NOARGS, "[(key, value), ...] of calls with function semantics."},
+    {"cache_delete", (PyCFunction)(void (*)(void))wrapper_cache_delete, METH_FASTCALL | METH_KEYWORDS,
+     "cache_delete($self, /, *args, **kwargs)\n--\n\nRemove the entry a call with these arguments would use; "
+     "True if there was one."},
+    {"_delete_key", wrapper_delete_key, METH_O, "_delete_key(key): remove the entry stored under a key= result."},
     {"_discard", (PyCFunction)(void (*)(void))wrapper_discard, METH_FASTCALL | METH_KEYWORDS,
      "_discard(value, *args, **kwargs): forget the entry of that call if it holds value."},
     {nullptr, nullptr, 0, nullptr},

@@ -1,82 +1,21 @@
-"""A real redis-server per test, on a free loopback port, stopped by its pid.
-
-No mock: the fault tests pause (SIGSTOP), kill and restart this server."""
+"""Fixtures on real redis-servers (servers.py): one per test, and one Cluster and one Sentinel per session."""
 
 import logging
 import os
-import shutil
-import signal
-import socket
-import subprocess
 import time
 
 import pytest
-
-import redis  # the test extra brings redis-py (pip install ".[test]")
-
-REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+from redis_servers import REDIS_SERVER, Cluster, Sentinel, Server
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    def __init__(self, tmp_path):
-        if not os.path.exists(REDIS_SERVER):
-            pytest.fail("redis-server is not installed (Debian: apt-get install redis-server); .ci/run installs it")
-        self.port = _free_port()
-        self.dir = tmp_path
-        self.proc = None
-        self.paused = False
-
-    @property
-    def url(self):
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self):
-        self.proc = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.dir), "--logfile", ""],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            # .ci/hardening runs the suite with libasan preloaded: not into redis-server
-            env={k: v for k, v in os.environ.items() if k != "LD_PRELOAD" and not k.endswith("SAN_OPTIONS")},
-        )
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                redis.Redis(port=self.port, socket_timeout=1).ping()
-                return
-            except redis.ConnectionError:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    raise RuntimeError(f"redis-server did not start on port {self.port}") from None
-                time.sleep(0.02)
-
-    def stop(self):
-        if self.proc is not None:
-            if self.paused:
-                self.resume()
-            self.proc.kill()  # by pid
-            self.proc.wait()
-            self.proc = None
-
-    def pause(self):
-        os.kill(self.proc.pid, signal.SIGSTOP)
-        self.paused = True
-
-    def resume(self):
-        os.kill(self.proc.pid, signal.SIGCONT)
-        self.paused = False
-
-    def client(self):
-        return redis.Redis(port=self.port, socket_timeout=2)
+def _require_redis_server():
+    if not os.path.exists(REDIS_SERVER):
+        pytest.fail("redis-server is not installed (Debian: apt-get install redis-server); .ci/run installs it")
 
 
 @pytest.fixture
 def server(tmp_path):
+    _require_redis_server()
     s = Server(tmp_path)
     s.start()
     try:
@@ -126,3 +65,23 @@ def _wait_until(predicate, timeout=5.0):
 @pytest.fixture
 def wait_until():
     return _wait_until
+
+
+def _for_the_session(kind, tmp_path_factory):
+    _require_redis_server()
+    servers = kind(tmp_path_factory.mktemp(kind.__name__.lower()))
+    try:
+        servers.start()
+        yield servers
+    finally:
+        servers.stop()
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory):
+    yield from _for_the_session(Cluster, tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def sentinel(tmp_path_factory):
+    yield from _for_the_session(Sentinel, tmp_path_factory)

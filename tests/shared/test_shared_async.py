@@ -9,7 +9,7 @@ import boundcache
 
 
 def atwin(tier, calls, **options):
-    @boundcache.lru_cache(shared=tier, **options)
+    @boundcache.lru_cache(shared=tier, name="tests.fetch", **options)
     async def fetch(url):
         calls.append(url)
         await asyncio.sleep(0.01)
@@ -70,7 +70,7 @@ def test_async_method_with_key(make_tier):
     calls = []
 
     class Api:
-        @boundcache.lru_cache(shared=tier, key=lambda self, url: url)
+        @boundcache.lru_cache(shared=tier, name="tests.get", key=lambda self, url: url)
         async def get(self, url):
             calls.append(url)
             return url.upper()
@@ -86,6 +86,6 @@ def test_async_method_with_key(make_tier):
     with pytest.raises(TypeError, match="cannot be shared"):
 
         class PerInstance:
-            @boundcache.lru_cache(shared=tier)
+            @boundcache.lru_cache(shared=tier, name="tests.get")
             async def get(self, url):
                 return url

@@ -1,21 +1,19 @@
 """lru_cache(shared=RedisTier(...)) against a real redis-server (contract section 8)."""
 
-import os
 import pickle
 
 import pytest
 import redis
 
 import boundcache
-from boundcache import _shared
-
+from boundcache._shared import _keys
 
 
 def twin(tier, calls, **options):
     """The same function (same module and qualified name, so the same namespace)
     as another process would define it, cached with ``tier``."""
 
-    @boundcache.lru_cache(shared=tier, **options)
+    @boundcache.lru_cache(shared=tier, name="tests.render", **options)
     def render(path, size=64):
         calls.append((path, size))
         return {"path": path, "size": size, "pixels": (path * 2, size * 3)}
@@ -23,7 +21,7 @@ def twin(tier, calls, **options):
     return render
 
 
-def redis_keys(server, pattern="*"):
+def redis_keys(server, pattern="*:v:*"):  # values; generations (*:g:*) aside
     return sorted(k.decode() for k in server.client().keys(pattern))
 
 
@@ -87,11 +85,11 @@ def test_ttl_applies_in_redis(make_tier, server):
 def test_namespaces_per_function_and_tier(make_tier, server):
     tier = make_tier(namespace="svc")
 
-    @boundcache.lru_cache(shared=tier)
+    @boundcache.lru_cache(shared=tier, name="tests.one")
     def one(x):
         return ("one", x)
 
-    @boundcache.lru_cache(shared=tier)
+    @boundcache.lru_cache(shared=tier, name="tests.two")
     def two(x):
         return ("two", x)
 
@@ -107,13 +105,13 @@ def test_key_method_shared_and_per_instance_method_refused(make_tier):
     calls = []
 
     class Handler:
-        @boundcache.lru_cache(shared=tier, key=lambda self, path: path)
+        @boundcache.lru_cache(shared=tier, name="tests.render", key=lambda self, path: path)
         def render(self, path):
             calls.append(path)
             return path.upper()
 
         @staticmethod
-        @boundcache.lru_cache(shared=tier)
+        @boundcache.lru_cache(shared=tier, name="tests.helper")
         def helper(x):
             return x + 1
 
@@ -124,14 +122,14 @@ def test_key_method_shared_and_per_instance_method_refused(make_tier):
     with pytest.raises(TypeError, match="cannot be shared.*key="):
 
         class PerInstance:
-            @boundcache.lru_cache(shared=tier)
+            @boundcache.lru_cache(shared=tier, name="tests.render")
             def render(self, path):
                 return path
 
     with pytest.raises(TypeError, match="classmethod"):
 
         class PerClass:
-            @boundcache.lru_cache(shared=tier)
+            @boundcache.lru_cache(shared=tier, name="tests.load")
             @classmethod
             def load(cls, name):
                 return name
@@ -162,7 +160,7 @@ def test_cache_clear_of_a_key_method_through_an_instance(make_tier, server):
     tier = make_tier()
 
     class Handler:
-        @boundcache.lru_cache(shared=tier, key=lambda self, path: path)
+        @boundcache.lru_cache(shared=tier, name="tests.render", key=lambda self, path: path)
         def render(self, path):
             return path.upper()
 
@@ -237,7 +235,7 @@ def test_without_a_secret_plain_data_is_shared_and_pickle_refused(make_tier, ser
     assert g("a") == value and calls == [("a", 64)]
     plain = [None, True, 1, -(10**40), 2.5, float("inf"), 1j, "é\ud800", b"\0", (1, [2, {3: {4}}]), frozenset("ab")]
 
-    @boundcache.lru_cache(shared=tier)
+    @boundcache.lru_cache(shared=tier, name="tests.data")
     def data(i):
         return plain[i]
 
@@ -248,7 +246,7 @@ def test_without_a_secret_plain_data_is_shared_and_pickle_refused(make_tier, ser
     assert got == plain and [type(x) for x in got] == [type(x) for x in plain]
     assert tier.info().hits >= len(plain)
 
-    @boundcache.lru_cache(shared=tier)
+    @boundcache.lru_cache(shared=tier, name="tests.obj")
     def obj(x):
         return Boom("unused")
 
@@ -260,7 +258,7 @@ def test_unpicklable_results_and_unencodable_keys_stay_local(make_tier, server, 
     tier = make_tier()
     calls = []
 
-    @boundcache.lru_cache(shared=tier)
+    @boundcache.lru_cache(shared=tier, name="tests.f")
     def f(x):
         calls.append(x)
         return lambda: x  # cannot be pickled
@@ -271,7 +269,7 @@ def test_unpicklable_results_and_unencodable_keys_stay_local(make_tier, server, 
     class Opaque:  # no stable encoding across processes
         pass
 
-    @boundcache.lru_cache(shared=tier)
+    @boundcache.lru_cache(shared=tier, name="tests.g")
     def g(x):
         return 5
 
@@ -283,22 +281,22 @@ def test_unpicklable_results_and_unencodable_keys_stay_local(make_tier, server, 
 
 
 def test_stable_key_encoding():
-    enc = _shared.encode_key
+    enc = _keys.encode_key
     assert enc(frozenset({"b", "a", "c"})) == enc(frozenset({"c", "a", "b"}))
     distinct = [1, 1.0, True, "1", b"1", (1,), frozenset({1}), None, 0, -0.0, 0.0, ("a", "b"), ("ab",)]
     assert len({enc(k) for k in distinct}) == len(distinct)
     for bad in (object(), [1], {1: 2}, {1}, type("S", (str,), {})("x")):
-        with pytest.raises(_shared._Unshareable):
+        with pytest.raises(_keys.Unshareable):
             enc(bad)
 
 
 def test_plain_decoder_rejects_garbage():
     for data in (b"", b"X", b"i\0\0\0\x02-a", b"t\xff\xff\xff\xff", b"S\0\0\0\x01l\0\0\0\0", b"NN", b"s\0\0\0\x05ab"):
         with pytest.raises(ValueError):
-            _shared.decode_plain(data)
+            _keys.decode_plain(data)
     deep = b"t\0\0\0\x01" * 200 + b"N"
     with pytest.raises(ValueError):
-        _shared.decode_plain(deep)
+        _keys.decode_plain(deep)
 
 
 def test_tier_arguments_are_checked():
@@ -332,7 +330,7 @@ def test_a_given_client_is_used(server):
     tier = boundcache.RedisTier(client=client, secret="a str secret is fine")
     try:
 
-        @boundcache.lru_cache(shared=tier)
+        @boundcache.lru_cache(shared=tier, name="tests.f")
         def f(x):
             return x * 2
 

@@ -21,7 +21,7 @@ CHILD = textwrap.dedent(
     tier = boundcache.RedisTier(url, secret=b"test-secret-0123456789", lease=float(sys.argv[4]))
     counter = redis.Redis.from_url(url)
 
-    @boundcache.lru_cache(shared=tier, lock=True)
+    @boundcache.lru_cache(shared=tier, name="tests.expensive", lock=True)
     def expensive(key):
         counter.incr("computations")   # counted in Redis, outside the cache's namespace
         time.sleep(work)
@@ -87,13 +87,13 @@ def test_a_killed_computer_blocks_the_others_for_one_lease_only(tmp_path, server
 
 
 def expensive_in_child_namespace(tier, counter):
-    # The child script's function is __main__.expensive: define ours under that name.
+    # The child script's function is named tests.expensive: so is ours.
     code = compile(
         "def expensive(key):\n    counter.incr('computations')\n    return ('result', key, 42)\n", "<child>", "exec"
     )
     ns = {"counter": counter, "__name__": "__main__"}
     exec(code, ns)
-    return boundcache.lru_cache(shared=tier, lock=True)(ns["expensive"])
+    return boundcache.lru_cache(shared=tier, name="tests.expensive", lock=True)(ns["expensive"])
 
 
 def test_clear_reaches_another_process(tmp_path, server, make_tier):
@@ -106,7 +106,7 @@ def test_clear_reaches_another_process(tmp_path, server, make_tier):
             tier = boundcache.RedisTier(sys.argv[1], secret=b"test-secret-0123456789")
             calls = []
 
-            @boundcache.lru_cache(shared=tier)
+            @boundcache.lru_cache(shared=tier, name="tests.value")
             def value(x):
                 calls.append(x)
                 return x
@@ -126,7 +126,7 @@ def test_clear_reaches_another_process(tmp_path, server, make_tier):
         code = compile("def value(x):\n    return x\n", "<child>", "exec")
         ns = {"__name__": "__main__"}
         exec(code, ns)
-        value = boundcache.lru_cache(shared=make_tier())(ns["value"])
+        value = boundcache.lru_cache(shared=make_tier(), name="tests.value")(ns["value"])
         value.cache_clear()
         assert child.stdout.readline().strip() == "cleared"
     finally:
@@ -142,7 +142,7 @@ def test_a_forked_child_listens_for_clears_itself(make_tier, wait_until):
     tier = make_tier()
     calls = []
 
-    @boundcache.lru_cache(shared=tier)
+    @boundcache.lru_cache(shared=tier, name="tests.value")
     def value(x):
         calls.append(x)
         return x
@@ -170,9 +170,8 @@ def test_a_forked_child_listens_for_clears_itself(make_tier, wait_until):
     os.close(read)
     other = make_tier()
     code = compile("def value(x):\n    return x\n", "<same>", "exec")
-    ns = {"__name__": value.__module__}
+    ns = {}
     exec(code, ns)
-    ns["value"].__qualname__ = value.__qualname__
-    boundcache.lru_cache(shared=other)(ns["value"]).cache_clear()
+    boundcache.lru_cache(shared=other, name="tests.value")(ns["value"]).cache_clear()
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0

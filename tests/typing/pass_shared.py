@@ -32,3 +32,14 @@ info = tier.info()
 assert_type(info, TierInfo)
 assert_type(info.bytes_sent, int)
 tier.close()
+
+json_tier = RedisTier("redis+cluster://127.0.0.1:7000,127.0.0.1:7001", serializer="json", compress_above=None)
+
+
+@lru_cache(maxsize=256, ttl=60, stale=300, shared=json_tier, name="prices-v1")
+def price(item: str) -> float:
+    return 1.0
+
+
+assert_type(price.cache_delete("x"), bool)
+assert_type(Handler().render.cache_delete("x"), bool)

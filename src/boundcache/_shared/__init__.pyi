@@ -1,6 +1,7 @@
 """Stubs for boundcache's Redis tier (docs/shared.md)."""
 
-from typing import Any, NamedTuple
+from collections.abc import Callable
+from typing import Any, Literal, NamedTuple
 
 class TierInfo(NamedTuple):
     hits: int
@@ -22,12 +23,14 @@ class RedisTier:
         self,
         url: str | None = None,
         *,
-        client: Any = None,  # redis.Redis | redis.asyncio.Redis; redis-py is optional, so not named here
+        client: Any = None,  # a redis-py client (sync or asyncio, server, cluster or Sentinel); redis-py is optional
         namespace: str | None = None,
         secret: bytes | str | None = None,
         timeout: float = 0.25,
         retry_interval: float = 5.0,
         lease: float = 30.0,
+        serializer: Literal["pickle", "plain", "json"] | tuple[Callable[[Any], bytes], Callable[[bytes], Any]] | None = None,
+        compress_above: int | None = 16384,
     ) -> None: ...
     def info(self) -> TierInfo: ...
     def close(self) -> None: ...
