@@ -41,6 +41,8 @@ __all__ = [
     "cache",
     "cached_property",
     "lru_cache",
+    "patch",
+    "unpatch",
 ]
 
 
@@ -51,6 +53,12 @@ def __getattr__(name):
 
         globals()["audit"] = audit
         return audit
+    if name in ("patch", "unpatch"):
+        # functools' decorators served by boundcache's (docs/patch.md).
+        from . import _patch
+
+        globals()[name] = value = getattr(_patch, name)
+        return value
     if name in ("RedisTier", "TierInfo"):
         # The Redis tier needs redis-py (the "redis" extra): imported on first use only.
         from . import _shared

@@ -127,6 +127,12 @@ def _release_entries(graph: Graph, is_candidate) -> list[tuple[Cache, CacheRow]]
     return caches
 
 
+def _replaced_by_patch(cache) -> bool:
+    # Only a process that called boundcache.patch() has the module loaded.
+    patch = sys.modules.get("boundcache._patch")
+    return patch is not None and patch.is_replaced(cache)
+
+
 def _row_template(w, kind: str) -> CacheRow:
     info = w.cache_info()
     qualname = getattr(w, "__qualname__", None)
@@ -141,6 +147,7 @@ def _row_template(w, kind: str) -> CacheRow:
         bytes=0,
         module=module if isinstance(module, str) else None,
         maxsize=info.maxsize,
+        patched=_replaced_by_patch(w),
     )
 
 
@@ -160,6 +167,7 @@ def _property_row_template(descriptor, values: int) -> CacheRow:
         bytes=0,
         module=module if isinstance(module, str) else None,
         maxsize=None,
+        patched=_replaced_by_patch(descriptor),
     )
 
 
