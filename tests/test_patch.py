@@ -339,6 +339,21 @@ def test_a_boundcache_that_cannot_be_imported_leaves_the_start_alone():
     assert proc.stderr.endswith("); functools is left as it is\n") and proc.stderr.count("\n") == 1
 
 
+def test_pytest_under_the_switch_does_not_warn_about_boundcache(tmp_path):
+    # pytest marks its plugins' packages for assertion rewriting; the .pth
+    # imported boundcache before, and the warning that it cannot be rewritten
+    # fails every suite configured with filterwarnings = error.
+    (tmp_path / "test_one.py").write_text("def test_one():\n    assert True\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", str(tmp_path / "test_one.py"),
+         "-W", "error:Module already imported so cannot be rewritten; boundcache:pytest.PytestAssertRewriteWarning"],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}, "BOUNDCACHE_PATCH": "1"},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "1 passed" in proc.stdout
+
+
 def test_exclusions_from_pyproject_at_start(tmp_path):
     (tmp_path / "pyproject.toml").write_text('[tool.boundcache]\npatch-exclude = ["fnmatch"]\n')
     proc = python(

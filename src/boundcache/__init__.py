@@ -7,6 +7,10 @@ so the cache is freed by reference counting the moment the instance goes.
 
 The hot paths live in the C++ extension ``boundcache._core``; this module only
 decides, once per decorated function, which wrapper to build.
+
+PYTEST_DONT_REWRITE: with BOUNDCACHE_PATCH=1 this package is imported before
+pytest looks at its plugin (boundcache.pytest_plugin), and pytest would warn
+that it cannot rewrite it, an error under ``filterwarnings = error``.
 """
 
 from __future__ import annotations
