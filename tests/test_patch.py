@@ -116,6 +116,25 @@ def test_functions_decorated_through_functools_behave_as_functools():
         functools.lru_cache("big")
 
 
+def test_bare_decorator_above_classmethod_and_staticmethod():
+    boundcache.patch()
+
+    class Config:
+        @functools.lru_cache
+        @classmethod
+        def defaults(cls):
+            return cls.__name__
+
+        @functools.cache
+        @staticmethod
+        def parse(text):
+            return text.upper()
+
+    assert Config.defaults() == "Config" and Config.parse("a") == "A"
+    assert Config.defaults.cache_info().hits == 0 and Config.defaults() == "Config"
+    assert Config.defaults.cache_info().hits == 1
+
+
 def test_cached_property_of_functools_own_still_passes_isinstance_while_patched():
     before = FUNCTOOLS_OWN[2](lambda self: 1)
     boundcache.patch()

@@ -112,7 +112,13 @@ def replaced_count() -> int:
 
 def lru_cache(maxsize=128, typed=False):
     """functools.lru_cache, served by :func:`boundcache.lru_cache` (boundcache.patch())."""
-    if not isinstance(maxsize, int) and callable(maxsize) and isinstance(typed, bool):
+    # Bare @lru_cache, as boundcache.lru_cache tells it (which also takes a
+    # classmethod or staticmethod object below it).
+    if (
+        not isinstance(maxsize, int)
+        and (callable(maxsize) or isinstance(maxsize, (staticmethod, classmethod)))
+        and isinstance(typed, bool)
+    ):
         return _serve(maxsize, 128, typed)
     _bc_lru_cache(maxsize, typed)  # functools' argument errors, raised now as functools raises them
 
