@@ -58,11 +58,12 @@ def differences(plain: dict, patched: dict, unstable: dict[str, str]) -> list[tu
 
 
 def split_expected(diff: list, expected: dict[str, str]) -> tuple[list, list, list[str]]:
-    """(unexpected differences, expected ones, expected patterns that matched none)."""
+    """(unexpected differences, expected ones, expected patterns that matched none).
+    A pattern is searched in "test id: message"."""
     patterns = {pattern: re.compile(pattern) for pattern in expected}
     unexpected, known, seen = [], [], set()
     for item in diff:
-        hit = next((p for p, rx in patterns.items() if rx.search(item[3])), None)
+        hit = next((p for p, rx in patterns.items() if rx.search(f"{item[0]}: {item[3]}")), None)
         if hit is None:
             unexpected.append(item)
         else:
