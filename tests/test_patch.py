@@ -390,7 +390,8 @@ from sqlalchemy.dialects.postgresql.base import PGDialect
 alive = weakref.WeakSet()
 for _ in range(200):  # one dialect per engine, made and dropped: no server needed
     dialect = PGDialect()
-    dialect._has_multi_table_query(None)  # SQLAlchemy's own @lru_cache() method
+    # SQLAlchemy's own @lru_cache() method (2.0 names it _has_table_query)
+    (getattr(dialect, "_has_multi_table_query", None) or dialect._has_table_query)(None)
     alive.add(dialect)
     del dialect
 gc.collect()
