@@ -11,7 +11,7 @@ keeps what it already took from functools.
 ``BOUNDCACHE_PATCH=1`` makes the ``.pth`` file that boundcache installs call
 ``_start()`` at interpreter start, before anything else is imported; child
 processes inherit the variable. Nothing here may break an interpreter's
-start: every failure there is a warning and leaves functools as it is.
+start: every failure there is one line on stderr and leaves functools as it is.
 """
 
 from __future__ import annotations

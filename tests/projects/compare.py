@@ -44,13 +44,11 @@ def slowest(plain: dict[str, float], patched: dict[str, float], n: int = 5) -> l
     return sorted(((t, plain[t], patched[t]) for t in common), key=lambda x: x[1] - x[2])[:n]
 
 
-def differences(plain: dict, patched: dict, unstable: dict[str, str]) -> list[tuple[str, str, str, str]]:
+def differences(plain: dict, patched: dict) -> list[tuple[str, str, str, str]]:
     """(test id, plain outcome, patched outcome, patched message) for every test whose
-    outcome differs, or that ran in one run only; tests under an unstable prefix are left out."""
+    outcome differs, or that ran in one run only."""
     out = []
     for test_id in sorted(plain.keys() | patched.keys()):
-        if any(test_id.startswith(prefix) for prefix in unstable):
-            continue
         a, b = plain.get(test_id, ("absent", "")), patched.get(test_id, ("absent", ""))
         if a[0] != b[0]:
             out.append((test_id, a[0], b[0], b[1] or a[1]))

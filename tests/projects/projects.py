@@ -21,9 +21,6 @@ class Project:
     test_requires: tuple[str, ...] = ()
     pytest_args: tuple[str, ...] = ()  # after the options run.py gives
     ci: tuple[str, ...] | None = None  # test paths or -k expressions for .ci/run
-    # Test ids (prefixes) that differ between two plain runs too (order,
-    # timing, network): left out of the comparison, each with its reason.
-    unstable: dict[str, str] = field(default_factory=dict)
     # Differences known and waited for: a regular expression searched in the
     # patched run's message -> why. Each must still match some difference
     # (the list stays exact, as tests/oracle/expected_failures.txt does).
