@@ -29,6 +29,7 @@ from ._core import (
     _after_fork_child,
     cached_property,
 )
+from ._storage_hint import PinningWarning
 
 # A fork keeps only the forking thread: computations that other threads had
 # in progress (lock=True misses, cached_property first reads) are dropped in
@@ -41,6 +42,7 @@ __all__ = [
     "CacheInfo",
     "CachedFunction",
     "CachedMethod",
+    "PinningWarning",
     "audit",
     "cache",
     "cached_property",
