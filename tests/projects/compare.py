@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import xml.etree.ElementTree as ET
 
 
@@ -54,17 +53,3 @@ def differences(plain: dict, patched: dict) -> list[tuple[str, str, str, str]]:
             out.append((test_id, a[0], b[0], b[1] or a[1]))
     return out
 
-
-def split_expected(diff: list, expected: dict[str, str]) -> tuple[list, list, list[str]]:
-    """(unexpected differences, expected ones, expected patterns that matched none).
-    A pattern is searched in "test id: message"."""
-    patterns = {pattern: re.compile(pattern) for pattern in expected}
-    unexpected, known, seen = [], [], set()
-    for item in diff:
-        hit = next((p for p, rx in patterns.items() if rx.search(f"{item[0]}: {item[3]}")), None)
-        if hit is None:
-            unexpected.append(item)
-        else:
-            known.append(item)
-            seen.add(hit)
-    return unexpected, known, [p for p in expected if p not in seen]

@@ -10,7 +10,7 @@ projects whose sdists leave the tests out). ``ci`` is the part that
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -21,10 +21,6 @@ class Project:
     test_requires: tuple[str, ...] = ()
     pytest_args: tuple[str, ...] = ()  # after the options run.py gives
     ci: tuple[str, ...] | None = None  # test paths or -k expressions for .ci/run
-    # Differences known and waited for: a regular expression searched in the
-    # patched run's message -> why. Each must still match some difference
-    # (the list stays exact, as tests/oracle/expected_failures.txt does).
-    expected: dict[str, str] = field(default_factory=dict)
 
 
 PYTEST = "pytest==8.4.2"
@@ -40,13 +36,6 @@ PROJECTS = {
             test_requires=(PYTEST, "attrs==25.4.0"),
             pytest_args=("tests",),
             ci=("tests",),
-            expected={
-                r"cannot keep caches for (Style|Color) instances": "issue 23: rich.style.Style (__slots__ "
-                "without __weakref__) and rich.color.Color (a NamedTuple) are refused, functools serves them",
-                r"^test_logging::test_(exception|exception_with_extra_lines|markup_and_highlight): AssertionError: "
-                r"assert '[A-Za-z ]+' in ''$": "issue 23: the same TypeError for Style, inside rich's logging "
-                "handler, which logging reports on stderr (handleError), so the log is empty",
-            },
         ),
         Project(
             "attrs",
