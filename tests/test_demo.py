@@ -84,3 +84,18 @@ def test_rejects_bad_arguments(args: tuple[str, ...]) -> None:
     proc = run_demo(*args)
     assert proc.returncode == 2
     assert "usage:" in proc.stderr
+
+
+def test_patch_row_runs_the_functools_code_switched_and_frees_every_instance() -> None:
+    results = demo_results(*SMALL, "--patch")
+    assert results["functools"]["alive"] == REQUESTS
+    assert results["functools"]["served_by"] == "functools"
+    assert results["patched"]["served_by"] == "boundcache._patch"  # the same code, served by the switch
+    assert results["patched"]["alive"] == 0
+
+
+def test_patch_row_in_the_table() -> None:
+    proc = run_demo(*SMALL, "--patch")
+    assert proc.returncode == 0, proc.stderr
+    assert f"functools.lru_cache, BOUNDCACHE_PATCH=1                 0 of {REQUESTS}" in proc.stdout
+    assert "the switch fixes the trap in code you cannot edit" in proc.stdout

@@ -7,6 +7,10 @@ so the cache is freed by reference counting the moment the instance goes.
 
 The hot paths live in the C++ extension ``boundcache._core``; this module only
 decides, once per decorated function, which wrapper to build.
+
+PYTEST_DONT_REWRITE: with BOUNDCACHE_PATCH=1 this package is imported before
+pytest looks at its plugin (boundcache.pytest_plugin), and pytest would warn
+that it cannot rewrite it, an error under ``filterwarnings = error``.
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ __all__ = [
     "cache",
     "cached_property",
     "lru_cache",
+    "patch",
+    "unpatch",
 ]
 
 
@@ -53,6 +59,12 @@ def __getattr__(name):
 
         globals()["audit"] = audit
         return audit
+    if name in ("patch", "unpatch"):
+        # functools' decorators served by boundcache's (docs/patch.md).
+        from . import _patch
+
+        globals()[name] = value = getattr(_patch, name)
+        return value
     if name in ("RedisTier", "TierInfo"):
         # The Redis tier needs redis-py (the "redis" extra): imported on first use only.
         from . import _shared

@@ -1,6 +1,6 @@
 """boundcache: functools' memoizers, with caches that never outlive their owner."""
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from typing import TypeVar, overload
 
 from typing_extensions import ParamSpec
@@ -47,6 +47,9 @@ def cache(user_function: Callable[_P, _R], /) -> CachedFunction[_P, _R]: ...
 
 from ._audit import audit as audit
 
+def patch(*, exclude: Iterable[str] = ()) -> bool: ...
+def unpatch() -> bool: ...
+
 __all__ = [
     "BoundCachedMethod",
     "CacheInfo",
@@ -57,4 +60,6 @@ __all__ = [
     "cache",
     "cached_property",
     "lru_cache",
+    "patch",
+    "unpatch",
 ]

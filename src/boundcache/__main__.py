@@ -11,6 +11,7 @@ commands:
   demo     the image-service scenario, functools beside boundcache
   check    find lru_cache/cache on methods in source code (--fix rewrites them)
   audit    run a script, then show which caches pin instances: audit [--] script.py [ARGS...]
+  run      run a script with functools' memoizers served by boundcache: run [--audit] [--] script.py [ARGS...]
 """
 
 
@@ -32,6 +33,10 @@ def main(argv: list[str] | None = None) -> int:
         from ._audit._cli import main as audit_main
 
         return audit_main(rest)
+    if command == "run":
+        from ._run import main as run_main
+
+        return run_main(rest)
     print(f"boundcache: unknown command {command!r}\n{USAGE}", file=sys.stderr, end="")
     return 2
 

@@ -6,7 +6,9 @@ method. After a few thumbnails the request is done and the instance dropped.
 
 The same workload runs twice, once per memoizer, each in a fresh process so
 that one run's peak RSS cannot leak into the other's. A worker prints one line
-of JSON; the parent collects both and prints the table.
+of JSON; the parent collects both and prints the table. With ``--patch`` a
+third process runs the functools code unchanged under ``BOUNDCACHE_PATCH=1``:
+code you cannot edit, fixed by the switch (docs/patch.md).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import argparse
 import functools
 import gc
 import json
+import os
 import subprocess
 import sys
 import time
@@ -23,11 +26,14 @@ from collections.abc import Callable
 from typing import Any
 
 IMPLS = ("functools", "boundcache")
+PATCHED = "patched"  # functools' code, in a process started with BOUNDCACHE_PATCH=1
+LABELS = {"functools": "functools.lru_cache", "boundcache": "boundcache.lru_cache",
+          PATCHED: "functools.lru_cache, BOUNDCACHE_PATCH=1"}  # fmt: skip
 MIB = 1024 * 1024
 
 
 def _lru_cache(impl: str) -> Callable[..., Any]:
-    if impl == "functools":
+    if impl in ("functools", PATCHED):
         return functools.lru_cache
     import boundcache
 
@@ -88,6 +94,7 @@ def run_worker(impl: str, requests: int, buffer_mb: float, calls: int, maxsize: 
 
     return {
         "impl": impl,
+        "served_by": functools.lru_cache.__module__,
         "requests": requests,
         "buffer_bytes": nbytes,
         "alive": len(alive),
@@ -103,10 +110,18 @@ def _spawn_worker(impl: str, args: argparse.Namespace) -> dict[str, Any]:
         "--requests", str(args.requests), "--buffer-mb", str(args.buffer_mb),
         "--calls", str(args.calls), "--maxsize", _format_maxsize(args.maxsize),
     ]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    env = {k: v for k, v in os.environ.items() if k != "BOUNDCACHE_PATCH"}
+    if impl == PATCHED:
+        env["BOUNDCACHE_PATCH"] = "1"
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
     if proc.returncode != 0:
         raise RuntimeError(f"the {impl} worker failed (exit {proc.returncode}):\n{proc.stderr.strip()}")
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    if impl == PATCHED and result["served_by"] == "functools":
+        raise RuntimeError(
+            "BOUNDCACHE_PATCH=1 did not patch the worker: boundcache_patch.pth is missing from site-packages "
+            "(install boundcache with pip)"
+        )
     return result
 
 
@@ -140,7 +155,7 @@ def render(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
     header = ("memoizer", "instances alive at end", "peak RSS", "time")
     rows = [
         (
-            f"{r['impl']}.lru_cache",
+            LABELS[r["impl"]],
             f"{r['alive']:,} of {r['requests']:,}",
             _mb(r["rss_peak"]),
             f"{r['seconds']:.2f} s",
@@ -170,6 +185,12 @@ def render(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
                 f"Instances left alive: functools {ft['alive']:,}, boundcache {bc['alive']:,} "
                 "(with these settings the class-level cache pinned nothing visible)."
             )
+    patched = by_impl.get(PATCHED)
+    if ft and patched and ft["alive"] and not patched["alive"]:
+        lines.append(
+            "With BOUNDCACHE_PATCH=1, the same functools code freed every instance too: "
+            "the switch fixes the trap in code you cannot edit."
+        )
     return "\n".join(lines)
 
 
@@ -186,8 +207,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--maxsize", type=_parse_maxsize, default=128, help="lru_cache maxsize, an integer or 'none' (default 128)"
     )
+    parser.add_argument(
+        "--patch",
+        action="store_true",
+        help="add a row: the functools code run with BOUNDCACHE_PATCH=1 (docs/patch.md)",
+    )
     parser.add_argument("--json", action="store_true", help="print the measurements as JSON instead of a table")
-    parser.add_argument("--worker", choices=IMPLS, help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=(*IMPLS, PATCHED), help=argparse.SUPPRESS)
     return parser
 
 
@@ -203,7 +229,8 @@ def main(argv: list[str]) -> int:
         return 0
 
     try:
-        results = [_spawn_worker(impl, args) for impl in IMPLS]
+        impls = (*IMPLS, PATCHED) if args.patch else IMPLS
+        results = [_spawn_worker(impl, args) for impl in impls]
     except RuntimeError as exc:
         print(f"boundcache demo: {exc}", file=sys.stderr)
         return 1

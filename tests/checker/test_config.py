@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from boundcache.checker import config as config_module
+from boundcache import _pyproject
 from boundcache.checker.config import Config, ConfigError, _mini_table, discover, load
 
 from checker_helpers import CORPUS
@@ -129,6 +129,6 @@ def test_mini_reader_rejects_what_it_cannot_read(text):
 
 
 def test_mini_reader_is_what_310_uses_without_tomli(monkeypatch, tmp_path):
-    monkeypatch.setattr(config_module, "_toml", None)
+    monkeypatch.setattr(_pyproject, "_toml", None)
     (tmp_path / "pyproject.toml").write_text('[tool.boundcache]\nextend-decorators = ["m.memo"]\n')
     assert load(str(tmp_path / "pyproject.toml")).extend_decorators == ("m.memo",)

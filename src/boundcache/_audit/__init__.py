@@ -130,10 +130,24 @@ def _release_entries(graph: Graph, candidates, wrappers, containers) -> list[tup
     for cache, values, qualname, module in collect_weak_table(by_wrapper, graph, candidates, containers):
         # A cached_property has no cache_info(): its entries are the values
         # that the weak table holds (values kept in a __dict__ or a slot never pin).
-        row = CacheRow(qualname=qualname, kind="boundcache", entries=values, pinned=0, bytes=0, module=module)
+        row = CacheRow(
+            qualname=qualname,
+            kind="boundcache",
+            entries=values,
+            pinned=0,
+            bytes=0,
+            module=module,
+            patched=cache.wrapper is not None and _replaced_by_patch(cache.wrapper),
+        )
         caches.append((cache, row))
     selftest.clear()
     return caches
+
+
+def _replaced_by_patch(cache) -> bool:
+    # Only a process that called boundcache.patch() has the module loaded.
+    patch = sys.modules.get("boundcache._patch")
+    return patch is not None and patch.is_replaced(cache)
 
 
 def _row_template(w, kind: str) -> CacheRow:
@@ -150,6 +164,7 @@ def _row_template(w, kind: str) -> CacheRow:
         bytes=0,
         module=module if isinstance(module, str) else None,
         maxsize=info.maxsize,
+        patched=_replaced_by_patch(w),
     )
 
 

@@ -20,8 +20,15 @@ from ._report import parse_bytes
 DESCRIPTION = "Run a Python script, then print which caches pin instances (boundcache.audit())."
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m boundcache audit", description=DESCRIPTION)
+def _parser(prog: str = "python -m boundcache audit", description: str = DESCRIPTION) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description=description)
+    add_report_options(p)
+    p.add_argument("script", help="the Python script to run")
+    p.add_argument("args", nargs=argparse.REMAINDER, help="its arguments")
+    return p
+
+
+def add_report_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--min-bytes",
         type=_size,
@@ -31,9 +38,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-stdlib", action="store_true", help="leave out caches of standard-library functions")
     p.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of standard output")
-    p.add_argument("script", help="the Python script to run")
-    p.add_argument("args", nargs=argparse.REMAINDER, help="its arguments")
-    return p
 
 
 def _size(text: str) -> int:
@@ -44,21 +48,33 @@ def _size(text: str) -> int:
 
 
 def main(argv: list[str]) -> int:
-    argv = list(argv)
-    # Everything after the script (or after "--") belongs to the script.
-    if "--" in argv:
-        split = argv.index("--")
-        ours, theirs = argv[:split], argv[split + 1 :]
-        if not theirs:
-            _parser().error("no script given after --")
-        ns = _parser().parse_args([*ours, theirs[0]])
-        ns.args = theirs[1:]
-    else:
-        ns = _parser().parse_args(argv)
+    ns = parse_command_line(_parser(), argv)
     if not os.path.isfile(ns.script):
         print(f"boundcache audit: cannot open {ns.script!r}", file=sys.stderr)
         return 2
     module, status = run_script(ns.script, ns.args)
+    print_report(ns)
+    del module
+    return status
+
+
+def parse_command_line(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """Our options, then the script and its arguments (everything after the
+    script, or after "--", belongs to the script)."""
+    argv = list(argv)
+    if "--" in argv:
+        split = argv.index("--")
+        ours, theirs = argv[:split], argv[split + 1 :]
+        if not theirs:
+            parser.error("no script given after --")
+        ns = parser.parse_args([*ours, theirs[0]])
+        ns.args = theirs[1:]
+        return ns
+    return parser.parse_args(argv)
+
+
+def print_report(ns: argparse.Namespace) -> None:
+    """The audit of this process, as the report options in `ns` ask."""
     from . import audit
 
     report = audit(min_bytes=ns.min_bytes, include_stdlib=not ns.no_stdlib)
@@ -70,8 +86,6 @@ def main(argv: list[str]) -> int:
         sys.stdout.flush()
         sys.stdout.write(text)
         sys.stdout.flush()
-    del module
-    return status
 
 
 def run_script(path: str, args: list[str]) -> tuple[types.ModuleType, int]:

@@ -59,6 +59,9 @@ class CacheRow:
     # cache: equal values share its entries on purpose and maxsize bounds
     # them, so they are their own kind of pin, not a leak of objects.
     values: int = 0
+    # Made by a functools decorator that boundcache.patch() served: code
+    # written for functools, cached by boundcache.
+    patched: bool = False
 
     @property
     def leaks(self) -> int:
@@ -99,6 +102,11 @@ class Report(list):
         return [row for row in self if row.leaks]
 
     @property
+    def patched(self) -> list[CacheRow]:
+        """The caches that functools' decorators made while boundcache.patch() served them."""
+        return [row for row in self if row.patched]
+
+    @property
     def value_caches(self) -> list[CacheRow]:
         """The bounded caches that keep values alive (``values`` > 0)."""
         return [row for row in self if row.values]
@@ -129,6 +137,9 @@ def format_table(report: Report) -> str:
             head += f", of which {_n(values, 'value')} in bounded caches"
     else:
         head += "none pins an instance"
+    patched = len(report.patched)
+    if patched:
+        head += f"; {patched} made by functools' decorators under boundcache.patch()"
     cells = [_HEADERS]
     for row in report:
         name = row.name
@@ -136,6 +147,8 @@ def format_table(report: Report) -> str:
             name += "  [" + ", ".join(f"{n} {cls}" for cls, n in row.classes) + "]"
         if row.values:
             name += f"  (values: {row.values} of {row.pinned} pinned, bounded by maxsize={row.maxsize})"
+        if row.patched:
+            name += "  (patched)"
         cells.append((format_bytes(row.bytes), str(row.pinned), str(row.held), str(row.entries), row.kind, name))
     widths = [max(len(line[i]) for line in cells) for i in range(len(_HEADERS) - 1)]
     lines = [head]
