@@ -35,7 +35,9 @@ import asyncio
 from contextlib import suppress
 from functools import partial, update_wrapper
 
-from ._core import CachedMethod
+from ._backend import core
+
+CachedMethod = core.CachedMethod
 
 _get_running_loop = asyncio._get_running_loop  # the C accelerator; None outside a loop
 _current_task = asyncio.current_task

@@ -74,3 +74,20 @@ def no_death_signal_message(cls: type) -> str:
         f"sharing its caches could be served a dead instance's results). Use Python 3.12+, or: "
         f"{_value_key_advice(cls)}"
     )
+
+
+class PinningWarning(UserWarning):
+    """An owner that boundcache can only serve as functools serves it (one
+    cache for the wrapper, keyed by the owner itself), which keeps it alive
+    while its entries live (contract 3.5)."""
+
+
+def pinning_message(cls: type, wrapper: object) -> str:
+    name = cls.__qualname__
+    what = getattr(wrapper, "__qualname__", None) or repr(wrapper)
+    fix = no_storage_message(cls).split(". ", 1)[-1]
+    return (
+        f"boundcache serves {what} on {name} instances as functools.lru_cache does: one cache for the method, "
+        f"keyed by the instance itself, which keeps each instance alive while its entries live. To give each "
+        f"instance its own cache, freed with it: {fix}"
+    )

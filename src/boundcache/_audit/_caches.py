@@ -29,7 +29,7 @@ import gc
 import sys
 from types import FunctionType, ModuleType
 
-from .. import _core
+from .._backend import core as _core
 
 _LRU_TYPE = getattr(functools, "_lru_cache_wrapper", None)
 if not isinstance(_LRU_TYPE, type):  # the pure-Python fallback: nothing to find
@@ -181,7 +181,8 @@ def collect_boundcache(w: object, cache: Cache, graph, selftest: SelfTest, is_ca
     wid = id(w)
     wrappers_of = selftest.wrappers_of
     for k, v in entries:
-        if type(k) is tuple and k and wid in wrappers_of(type(k[0])):
+        # A tuple in the C++ core, a list (hashed once) in the pure one.
+        if isinstance(k, (tuple, list)) and k and wid in wrappers_of(type(k[0])):
             if is_candidate is None or is_candidate(k[0]):
                 # The table holds one reference to the key and one to the value.
                 cache.holds.append((id(k[0]), [graph.release(k, 1), graph.release(v, 1)]))

@@ -1,0 +1,163 @@
+"""The LRU store (the C++ core's lru_store.hpp): one cache's table of
+key -> result and its statistics, with functools' rules.
+
+Three kinds, chosen once per wrapper from ``maxsize``, as functools chooses
+between its uncached, unbounded and bounded wrappers:
+
+- ``UncachedTable`` (``maxsize=0``): every call a miss, no key built, so
+  unhashable arguments are accepted;
+- ``UnboundedTable`` (``maxsize=None``): a dict;
+- ``BoundedTable``: an ``OrderedDict`` in recency order, least recently used
+  first, evicted from the front when an insert would exceed ``maxsize``.
+
+User code runs inside a call: the function, ``__eq__`` of keys during dict
+operations, finalizers of released keys and results. The invariants:
+
+- a miss counts before the function runs; an unhashable argument counts
+  nothing;
+- the key is looked up again before storing only if the table changed while
+  the function ran (``mutations``); then a bounded table keeps the entry
+  already there and an unbounded one stores the newer result, as functools'
+  two wrappers do;
+- tables are changed in place (a lookup suspended in ``__eq__`` sees the
+  change, as in a dict), and no reference a table drops is released before
+  the table is consistent again: evicted and cleared entries are held in a
+  local until the operation is done;
+- a bounded table is never left above ``maxsize`` (an ``__eq__`` run by an
+  insert may insert too: the surplus is evicted afterwards).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from ._key import make_key
+
+MISS = object()  # what a lookup returns for an absent key
+NO_OWNER = object()  # the owner of a call with function semantics
+
+
+class Table:
+    """A table and its statistics. Per-owner tables also carry their
+    wrapper's tally (``_wrapper.Tally``), into which their statistics go when
+    they are cleared on their own or die."""
+
+    __slots__ = ("data", "maxsize", "typed", "hits", "misses", "mutations", "tally", "__weakref__")
+
+    def __init__(self, maxsize, typed: bool, tally=None) -> None:
+        self.data = self._new_data()
+        self.maxsize = maxsize
+        self.typed = typed
+        self.hits = 0
+        self.misses = 0
+        self.mutations = 0
+        self.tally = tally
+
+    @staticmethod
+    def _new_data():
+        return {}
+
+    def size(self) -> int:
+        return len(self.data)
+
+    def items(self) -> list:
+        """[(key, value), ...], most recently used first when bounded."""
+        return list(self.data.items())
+
+    def take_all(self) -> list:
+        """Empties the table in place; returns what it held, for the caller to
+        release once everything it is changing is consistent."""
+        held = list(self.data.items())
+        self.data.clear()
+        self.mutations += 1
+        return held
+
+    def reset_stats(self) -> None:
+        self.hits = self.misses = 0
+
+    def discard(self, key, value) -> None:
+        """Removes the entry of `key` if it holds `value` (async failures)."""
+        data = self.data
+        if data.get(key, MISS) is value:
+            held = data.pop(key, None)  # noqa: F841 - released after the pop
+            self.mutations += 1
+
+
+def _call(wrapper, owner, args, kwargs):
+    func = wrapper._func
+    if owner is NO_OWNER:
+        return func(*args, **kwargs)
+    return func(owner, *args, **kwargs)
+
+
+class UncachedTable(Table):
+    __slots__ = ()
+
+    def lookup(self, wrapper, args, kwargs, owner):
+        self.misses += 1
+        return _call(wrapper, owner, args, kwargs)
+
+
+class UnboundedTable(Table):
+    __slots__ = ()
+
+    def lookup(self, wrapper, args, kwargs, owner):
+        key = make_key(args, kwargs, self.typed)
+        value = self.data.get(key, MISS)
+        if value is not MISS:
+            self.hits += 1
+            return value
+        self.misses += 1
+        result = _call(wrapper, owner, args, kwargs)
+        # Over an entry stored meanwhile (recursion), the newer result, as functools.
+        self.data[key] = result
+        self.mutations += 1
+        return result
+
+
+class BoundedTable(Table):
+    __slots__ = ()
+
+    @staticmethod
+    def _new_data():
+        return OrderedDict()
+
+    def items(self) -> list:
+        return list(reversed(self.data.items()))
+
+    def lookup(self, wrapper, args, kwargs, owner):
+        key = make_key(args, kwargs, self.typed)
+        data = self.data
+        value = data.get(key, MISS)
+        if value is not MISS:
+            self.hits += 1
+            try:
+                data.move_to_end(key)
+            except KeyError:  # an __eq__ that the move ran removed the entry
+                pass
+            return value
+        self.misses += 1
+        mutations = self.mutations
+        result = _call(wrapper, owner, args, kwargs)
+        if self.mutations != mutations and key in data:
+            return result  # stored meanwhile (recursion): kept, as functools' bounded cache does
+        self.insert(key, result)
+        return result
+
+    def insert(self, key, value) -> None:
+        data = self.data
+        maxsize = self.maxsize
+        evicted = [data.popitem(last=False)] if len(data) >= maxsize else []
+        data[key] = value
+        self.mutations += 1
+        while len(data) > maxsize:
+            evicted.append(data.popitem(last=False))
+        # `evicted` is released on return, with the table consistent.
+
+
+def new_table(maxsize, typed: bool, tally=None) -> Table:
+    if maxsize is None:
+        return UnboundedTable(maxsize, typed, tally)
+    if maxsize == 0:
+        return UncachedTable(maxsize, typed, tally)
+    return BoundedTable(maxsize, typed, tally)

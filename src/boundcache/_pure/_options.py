@@ -1,0 +1,337 @@
+"""Wrappers made with lru_cache's keyword options (the C++ core's
+options.cpp): ``ttl=`` (with ``timer=``), ``key=``, ``max_total=`` and
+``lock=``.
+
+A wrapper made without options never reads them: its tables are the plain
+ones of ``_lru_store``. A wrapper made with one gets ``OptionTable``s, whose
+entries carry a deadline (``ttl=``) and take part in the wrapper's recency
+list across instances (``max_total=``), and whose lookup files a flight for
+each miss (``lock=True``).
+
+Re-entrancy rules are the store's, plus: the timer and the key function are
+user code, so the table is looked up again after them if it changed;
+``max_total`` evicts from other instances' tables, which a lookup suspended
+in ``__eq__`` sees as any dict change.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import weakref
+from collections import OrderedDict
+from time import monotonic
+
+from ._flight_gate import FlightGate
+from ._key import make_key, value_key
+from ._lru_store import MISS, NO_OWNER, Table, _call
+
+
+class Options:
+    __slots__ = ("ttl", "timer", "key", "max_total", "total", "flights", "flight_lock")
+
+    def __init__(self, ttl, timer, key, max_total, lock) -> None:
+        self.ttl = ttl  # seconds an entry lives after it is stored, or None
+        self.timer = timer  # None: time.monotonic
+        self.key = key  # None: functools' key rules
+        self.max_total = max_total  # None: no bound across instances
+        # id(entry) -> weak reference to its table, least recently used first
+        self.total = OrderedDict() if max_total is not None else None
+        # lock=True: (id(table), hash(key)) -> [FlightGate, ...] in progress
+        self.flights = {} if lock else None
+        self.flight_lock = threading.RLock() if lock else None
+
+    def parameters(self) -> dict:
+        return {
+            "ttl": self.ttl,
+            "timer": self.timer,
+            "key": self.key,
+            "max_total": self.max_total,
+            "lock": self.flights is not None,
+        }
+
+
+def parse_options(ttl, timer, key, max_total, lock):
+    """An Options, or None when none is set. lru_cache() has checked these
+    with messages for users; these checks only keep a direct constructor
+    call from making a broken wrapper."""
+    if ttl is None and key is None and max_total is None and not lock:
+        if timer is not None:
+            raise TypeError("boundcache: timer= only applies together with ttl=")
+        return None
+    if ttl is not None:
+        ttl = float(ttl)
+        if not ttl > 0:
+            raise ValueError("boundcache: ttl= must be a positive number of seconds")
+    if timer is not None and (ttl is None or not callable(timer)):
+        raise TypeError("boundcache: timer= must be a callable, given together with ttl=")
+    if key is not None and not callable(key):
+        raise TypeError("boundcache: key= must be a callable")
+    if max_total is not None:
+        max_total = int(max_total)
+        if max_total < 1:
+            raise ValueError("boundcache: max_total= must be at least 1")
+    return Options(ttl, timer, key, max_total, bool(lock))
+
+
+def read_clock(o: Options) -> float:
+    """The wrapper's clock (ttl=). May run user code."""
+    if o.timer is None:
+        return monotonic()
+    t = o.timer()
+    tp = type(t)
+    if not isinstance(t, float) and not hasattr(tp, "__float__") and not hasattr(tp, "__index__"):
+        raise TypeError(f"boundcache: timer= must return a number of seconds, not {tp.__name__}")
+    # A number's own conversion error (its __float__ raised, an int too
+    # large for a float) is the caller's to see, unchanged.
+    now = float(t)
+    # Deadlines are compared with `>`: with NaN or an infinity, no entry
+    # would ever be live, nor ever expire to be purged.
+    if not math.isfinite(now):
+        raise ValueError(
+            f"boundcache: timer= returned {t!r}; it must return a finite number of seconds that never "
+            "decreases, as time.monotonic() does"
+        )
+    return now
+
+
+class Entry:
+    __slots__ = ("key", "value", "deadline")
+
+    def __init__(self, key, value, deadline) -> None:
+        self.key = key
+        self.value = value
+        self.deadline = deadline
+
+
+def holds_owner(key, owner, depth: int = 0) -> bool:
+    """Whether a key= result contains the owner (itself, or inside tuples)."""
+    if key is owner:
+        return True
+    if not isinstance(key, tuple) or depth > 64:
+        return False
+    return any(holds_owner(item, owner, depth + 1) for item in key)
+
+
+class OptionTable(Table):
+    """A table of Entry objects; bounded ones in recency order."""
+
+    __slots__ = ("options", "by_id", "slots", "ref")
+
+    def __init__(self, maxsize, typed, tally, options: Options) -> None:
+        super().__init__(maxsize, typed, tally)
+        if maxsize is not None:
+            self.data = OrderedDict()
+        self.options = options
+        self.by_id = {} if options.total is not None else None  # id(entry) -> entry
+        # An unbounded ttl= table purges before it grows past two thirds of
+        # this many slots (dict's schedule, as the C++ table's own).
+        self.slots = 8
+        self.ref = None  # a weak reference to this table, for the total
+
+    def items(self) -> list:
+        pairs = [(k, e.value) for k, e in self.data.items()]
+        if self.maxsize is not None:
+            pairs.reverse()
+        return pairs
+
+    def take_all(self) -> list:
+        held = super().take_all()
+        total = self.options.total
+        if total is not None:
+            for entry_id in self.by_id:
+                total.pop(entry_id, None)
+            self.by_id.clear()
+        return held
+
+    def discard(self, key, value) -> None:
+        entry = self.data.get(key, MISS)
+        if entry is not MISS and entry.value is value:
+            self.remove(entry)
+
+    def remove(self, entry) -> Entry:
+        """Removes `entry` (if still here); returned for the caller to release."""
+        if self.data.get(entry.key, MISS) is entry:
+            del self.data[entry.key]
+        if self.by_id is not None and self.by_id.pop(id(entry), None) is not None:
+            self.options.total.pop(id(entry), None)
+        self.mutations += 1
+        return entry
+
+    def purge_expired(self, now: float) -> list:
+        """Removes every entry whose deadline is at or before `now`; returns them."""
+        return [self.remove(e) for e in list(self.data.values()) if e.deadline <= now]
+
+    def live(self, entry, now: float) -> bool:
+        return self.options.ttl is None or entry.deadline > now
+
+    def lookup(self, wrapper, args, kwargs, owner):
+        o = self.options
+        if o.key is not None:
+            k = o.key(*args, **kwargs) if owner is NO_OWNER else o.key(owner, *args, **kwargs)
+            if owner is not NO_OWNER and holds_owner(k, owner):
+                raise ValueError(
+                    f"boundcache: the key= function of {wrapper!r} returned a key that contains the instance "
+                    "itself. key= makes one cache for the whole class, and a key holding self would keep every "
+                    "instance alive; return values that identify the result instead (a path, a URL, the "
+                    "arguments), or drop key= to get a cache per instance."
+                )
+            key = value_key(k)
+        else:
+            key = make_key(args, kwargs, self.typed)
+        return self.call(wrapper, key, args, kwargs, owner)
+
+    def call(self, wrapper, key, args, kwargs, owner):
+        o = self.options
+        now = read_clock(o) if o.ttl is not None else 0.0
+        data = self.data
+        while True:
+            mutations = self.mutations
+            entry = data.get(key, MISS)
+            if entry is MISS:
+                break
+            if self.live(entry, now):
+                self.hits += 1
+                self.touch(entry)
+                return entry.value
+            # Expired: dropped now, and this call is a miss. Releasing it may
+            # run code that stores the key again: look once more.
+            self.remove(entry)
+            del entry
+        if o.flights is not None:
+            return self.flight_call(wrapper, key, mutations, args, kwargs, owner)
+        self.misses += 1
+        result = _call(wrapper, owner, args, kwargs)
+        self.store(key, mutations, result)
+        return result
+
+    def touch(self, entry) -> None:
+        """A use: to the front of this table's order and of the total's."""
+        if self.maxsize is not None:
+            try:
+                self.data.move_to_end(entry.key)
+            except KeyError:  # an __eq__ that the move ran removed it
+                return
+        if self.by_id is not None and id(entry) in self.by_id:
+            self.options.total.move_to_end(id(entry))
+
+    def store(self, key, mutations, result) -> None:
+        o = self.options
+        now = read_clock(o) if o.ttl is not None else 0.0
+        deadline = now + o.ttl if o.ttl is not None else 0.0
+        data = self.data
+        entry = data.get(key, MISS) if self.mutations != mutations else MISS
+        held = []  # released on return, with every table consistent
+        if entry is not MISS:
+            # As the plain tables: a bounded cache keeps a live entry already
+            # there, an unbounded one takes the newer result. An expired one is replaced.
+            if self.maxsize is not None and self.live(entry, now):
+                return
+            held.append(entry.value)
+            entry.value = result
+            entry.deadline = deadline
+            self.mutations += 1
+            self.touch(entry)
+            return
+        if o.ttl is not None and self.maxsize is None and len(data) >= self.slots * 2 // 3:
+            # Expired entries that are never asked for again go before the
+            # table grows; it grows anyway unless this freed an eighth of it,
+            # so that purges cost O(1) per insert however entries expire.
+            size = len(data)
+            held += self.purge_expired(now)
+            if len(held) * 8 < size:
+                self.slots *= 2
+        if self.maxsize is not None and len(data) >= self.maxsize:
+            # This instance's own bound: its least recently used entry goes first.
+            held.append(self.remove(next(iter(data.values()))))
+        entry = Entry(key, result, deadline)
+        data[key] = entry
+        self.mutations += 1
+        if self.by_id is not None:
+            self.by_id[id(entry)] = entry
+            if self.ref is None:
+                self.ref = weakref.ref(self)
+            total = o.total
+            total[id(entry)] = self.ref
+            while len(total) > o.max_total:
+                entry_id, table_ref = total.popitem(last=False)
+                table = table_ref()
+                victim = table.by_id.get(entry_id) if table is not None else None
+                if victim is not None:
+                    held.append(table.remove(victim))
+        if self.maxsize is not None:
+            while len(data) > self.maxsize:  # an __eq__ run by the insert inserted too
+                held.append(self.remove(next(iter(data.values()))))
+
+    def flight_call(self, wrapper, key, mutations, args, kwargs, owner):
+        """lock=True, after a miss: the first thread computes; others that
+        miss the same key of the same table meanwhile wait for its outcome.
+        Counted as one miss (the computation) and, for each waiter, a hit."""
+        o = self.options
+        slot = (id(self), hash(key))
+        with o.flight_lock:  # looking and filing are one step for other threads
+            while True:
+                flight = None
+                for f in list(o.flights.get(slot, ())):
+                    if f.key is key or f.key == key:
+                        flight = f
+                        break
+                # A flight orphaned by a fork (run in __eq__) has no outcome
+                # and is no longer filed: look again, and compute if nobody else does.
+                if flight is None or not flight.orphaned:
+                    break
+            if flight is None:
+                flight = _Flight(o, slot, key)
+                o.flights.setdefault(slot, []).append(flight)
+                computing = True
+            else:
+                computing = False
+        if not computing:
+            if flight.computing_here():
+                raise RuntimeError(
+                    f"boundcache: {wrapper!r} called itself with the same arguments while computing them; with "
+                    "lock=True the inner call would wait for the outer one forever. Break the recursion, or drop "
+                    "lock=True."
+                )
+            flight.wait()
+            if flight.error is not None:
+                raise flight.error.with_traceback(flight.traceback)
+            self.hits += 1
+            return flight.result
+        self.misses += 1
+        try:
+            result = _call(wrapper, owner, args, kwargs)
+            self.store(key, mutations, result)
+        except BaseException as e:
+            flight.error = e
+            flight.traceback = e.__traceback__
+            raise
+        else:
+            flight.result = result
+            return result
+        finally:
+            _unfile(flight)
+            flight.finish()
+
+
+class _Flight(FlightGate):
+    """One lock=True computation in progress: the key and then its outcome."""
+
+    __slots__ = ("options", "slot", "key", "result", "error", "traceback")
+
+    def __init__(self, options, slot, key) -> None:
+        super().__init__(_unfile)
+        self.options = options
+        self.slot = slot
+        self.key = key
+        self.result = None
+        self.error = None
+        self.traceback = None
+
+
+def _unfile(flight) -> None:
+    chain = flight.options.flights.get(flight.slot)
+    if chain is not None and flight in chain:
+        chain.remove(flight)
+        if not chain:
+            del flight.options.flights[flight.slot]
