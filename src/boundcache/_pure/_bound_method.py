@@ -6,6 +6,8 @@ itself, like a bound method; the cache it reaches is the instance's own, so
 from __future__ import annotations
 
 from ._instance_storage import find_caches, served_as_functools
+from ._lru_store import CacheInfo
+from ._options import read_clock
 
 
 class BoundCachedMethod:
@@ -37,19 +39,16 @@ class BoundCachedMethod:
         w = self._wrapper
         if w._class_wide:
             return w.cache_info()
-        table, caches = self._own_table()
-        from ._wrapper import CacheInfo
-
+        o = w._options
+        now = read_clock(o) if o is not None and o.ttl is not None else None
+        table, caches = self._own_table()  # the clock may have cleared or replaced it
         if table is None:
             return CacheInfo(0, 0, w._maxsize, 0)
-        o = w._options
-        if o is not None and o.ttl is not None:
-            from ._options import read_clock
+        with w._lock:
+            held = table.purge_expired(now) if now is not None else []  # noqa: F841 - live entries only
+            return CacheInfo(table.hits, table.misses, w._maxsize, table.size())
 
-            held = table.purge_expired(read_clock(o))  # noqa: F841 - currsize counts live entries only
-        return CacheInfo(table.hits, table.misses, w._maxsize, table.size())
-
-    def cache_clear(self) -> None:
+    def cache_clear(self):
         """Clear this instance's cache and statistics."""
         w = self._wrapper
         if w._class_wide:
@@ -57,14 +56,15 @@ class BoundCachedMethod:
         table, caches = self._own_table()
         if table is None:
             return None
-        if table is not w._table:
-            w._tally.retire(table)  # the per-class sums keep counting them
-        else:
-            table.reset_stats()
-        held = table.take_all()  # noqa: F841 - released on return
+        with w._lock:
+            if table is not w._table:
+                w._tally.retire(table)  # the per-class sums keep counting them
+            else:
+                table.reset_stats()
+            held = table.take_all()  # noqa: F841 - released on return
         return None
 
-    def cache_parameters(self) -> dict:
+    def cache_parameters(self):
         """{'maxsize': ..., 'typed': ...}"""
         return self._wrapper.cache_parameters()
 

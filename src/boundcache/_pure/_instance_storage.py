@@ -31,12 +31,17 @@ read from it is checked as strictly as what is read from ``__dict__``.
 
 from __future__ import annotations
 
+import threading
 import weakref
 from types import MemberDescriptorType
 
 _BOUNDCACHE = "__boundcache__"
 _generic_getattr = object.__getattribute__
+_generic_setattr = object.__setattr__
 _set_dict_item = dict.__setitem__
+# Attaching is looking and storing in one step for other threads: two first
+# calls of one owner in two threads must not each attach a container.
+_attach_lock = threading.RLock()
 
 
 class _Nobody:
@@ -167,10 +172,15 @@ def release_contents(c) -> None:
     c.props = None
     held = []
     for tally, table in caches.items():
-        if tally.wrapper() is not None:
-            tally.retire(table)
-            tally.live.discard(table)
-        held.append(table.take_all())
+        wrapper = tally.wrapper()
+        if wrapper is not None:
+            with wrapper._lock:
+                tally.retire(table)
+                tally.live.discard(table)
+                held.append(table.take_all())
+        else:
+            held.append(table.take_all())
+        del wrapper
     # caches, props and held are released on return.
 
 
@@ -214,7 +224,10 @@ def owner_caches(owner):
     as functools serves it (point 4 above)."""
     c = find_caches(owner)
     if c is None:
-        c = attach(owner)
+        with _attach_lock:
+            c = find_caches(owner)
+            if c is None:
+                c = attach(owner)
     return c
 
 
@@ -256,12 +269,27 @@ def attach(owner):
         c = new_container(owner)
     except TypeError:
         return None  # no weak references, no slot: nothing would tell when it dies
-    d = instance_dict(owner)
-    if d is None or keeps_dict_for_fields(tp):
-        _put_in_weak_table(owner, c)
-    else:
-        _set_dict_item(d, _BOUNDCACHE, c)
+    if not keeps_dict_for_fields(tp) and _store_in_dict(owner, c):
+        return c
+    _put_in_weak_table(owner, c)
     return c
+
+
+def _store_in_dict(owner, c) -> bool:
+    """Stores `c` as the owner's __boundcache__ in its __dict__, without its
+    __setattr__ and without turning inline values into a dict; False if it
+    has no __dict__."""
+    try:
+        _generic_setattr(owner, _BOUNDCACHE, c)
+        return True
+    except AttributeError:
+        return False
+    except TypeError:  # a class whose C base refuses object.__setattr__
+        d = instance_dict(owner)
+        if d is None:
+            return False
+        _set_dict_item(d, _BOUNDCACHE, c)
+        return True
 
 
 def _attach_to_class(cls):

@@ -24,14 +24,21 @@ operations, finalizers of released keys and results. The invariants:
   the table is consistent again: evicted and cleared entries are held in a
   local until the operation is done;
 - a bounded table is never left above ``maxsize`` (an ``__eq__`` run by an
-  insert may insert too: the surplus is evicted afterwards).
+  insert may insert too: the surplus is evicted afterwards);
+- threads: every look at or change of a wrapper's tables holds the wrapper's
+  ``lock`` (a reentrant lock: ``__eq__`` and finalizers run under it may call
+  the cache again), and the function runs outside it. The C++ core relies on
+  the GIL here: its table operations run no Python code between two steps,
+  while Python code can be switched out between any two bytecodes.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, namedtuple
 
 from ._key import make_key
+
+CacheInfo = namedtuple("CacheInfo", ["hits", "misses", "maxsize", "currsize"], module="boundcache")
 
 MISS = object()  # what a lookup returns for an absent key
 NO_OWNER = object()  # the owner of a call with function semantics
@@ -82,20 +89,19 @@ class Table:
             held = data.pop(key, None)  # noqa: F841 - released after the pop
             self.mutations += 1
 
-
-def _call(wrapper, owner, args, kwargs):
-    func = wrapper._func
-    if owner is NO_OWNER:
-        return func(*args, **kwargs)
-    return func(owner, *args, **kwargs)
+    def purge_expired(self, now) -> list:
+        return []
 
 
 class UncachedTable(Table):
     __slots__ = ()
 
     def lookup(self, wrapper, args, kwargs, owner):
-        self.misses += 1
-        return _call(wrapper, owner, args, kwargs)
+        with wrapper._lock:
+            self.misses += 1
+        if owner is NO_OWNER:
+            return wrapper._func(*args, **kwargs)
+        return wrapper._func(owner, *args, **kwargs)
 
 
 class UnboundedTable(Table):
@@ -103,15 +109,17 @@ class UnboundedTable(Table):
 
     def lookup(self, wrapper, args, kwargs, owner):
         key = make_key(args, kwargs, self.typed)
-        value = self.data.get(key, MISS)
-        if value is not MISS:
-            self.hits += 1
-            return value
-        self.misses += 1
-        result = _call(wrapper, owner, args, kwargs)
-        # Over an entry stored meanwhile (recursion), the newer result, as functools.
-        self.data[key] = result
-        self.mutations += 1
+        with wrapper._lock:
+            value = self.data.get(key, MISS)
+            if value is not MISS:
+                self.hits += 1
+                return value
+            self.misses += 1
+        result = wrapper._func(*args, **kwargs) if owner is NO_OWNER else wrapper._func(owner, *args, **kwargs)
+        with wrapper._lock:
+            # Over an entry stored meanwhile (recursion), the newer result, as functools.
+            self.data[key] = result
+            self.mutations += 1
         return result
 
 
@@ -128,23 +136,26 @@ class BoundedTable(Table):
     def lookup(self, wrapper, args, kwargs, owner):
         key = make_key(args, kwargs, self.typed)
         data = self.data
-        value = data.get(key, MISS)
-        if value is not MISS:
-            self.hits += 1
-            try:
-                data.move_to_end(key)
-            except KeyError:  # an __eq__ that the move ran removed the entry
-                pass
-            return value
-        self.misses += 1
-        mutations = self.mutations
-        result = _call(wrapper, owner, args, kwargs)
-        if self.mutations != mutations and key in data:
-            return result  # stored meanwhile (recursion): kept, as functools' bounded cache does
-        self.insert(key, result)
+        with wrapper._lock:
+            value = data.get(key, MISS)
+            if value is not MISS:
+                self.hits += 1
+                try:
+                    data.move_to_end(key)
+                except KeyError:  # an __eq__ that the move ran removed the entry
+                    pass
+                return value
+            self.misses += 1
+            mutations = self.mutations
+        result = wrapper._func(*args, **kwargs) if owner is NO_OWNER else wrapper._func(owner, *args, **kwargs)
+        with wrapper._lock:
+            if self.mutations != mutations and key in data:
+                return result  # stored meanwhile (recursion): kept, as functools' bounded cache does
+            evicted = self.insert(key, result)  # noqa: F841 - released after the lock
         return result
 
-    def insert(self, key, value) -> None:
+    def insert(self, key, value) -> list:
+        """Stores an absent key; returns what it evicted, for the caller to release."""
         data = self.data
         maxsize = self.maxsize
         evicted = [data.popitem(last=False)] if len(data) >= maxsize else []
@@ -152,7 +163,7 @@ class BoundedTable(Table):
         self.mutations += 1
         while len(data) > maxsize:
             evicted.append(data.popitem(last=False))
-        # `evicted` is released on return, with the table consistent.
+        return evicted
 
 
 def new_table(maxsize, typed: bool, tally=None) -> Table:

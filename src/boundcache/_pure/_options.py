@@ -17,18 +17,18 @@ in ``__eq__`` sees as any dict change.
 from __future__ import annotations
 
 import math
-import threading
+import operator
 import weakref
 from collections import OrderedDict
 from time import monotonic
 
 from ._flight_gate import FlightGate
 from ._key import make_key, value_key
-from ._lru_store import MISS, NO_OWNER, Table, _call
+from ._lru_store import MISS, NO_OWNER, Table
 
 
 class Options:
-    __slots__ = ("ttl", "timer", "key", "max_total", "total", "flights", "flight_lock")
+    __slots__ = ("ttl", "timer", "key", "max_total", "total", "flights")
 
     def __init__(self, ttl, timer, key, max_total, lock) -> None:
         self.ttl = ttl  # seconds an entry lives after it is stored, or None
@@ -39,7 +39,6 @@ class Options:
         self.total = OrderedDict() if max_total is not None else None
         # lock=True: (id(table), hash(key)) -> [FlightGate, ...] in progress
         self.flights = {} if lock else None
-        self.flight_lock = threading.RLock() if lock else None
 
     def parameters(self) -> dict:
         return {
@@ -60,7 +59,7 @@ def parse_options(ttl, timer, key, max_total, lock):
             raise TypeError("boundcache: timer= only applies together with ttl=")
         return None
     if ttl is not None:
-        ttl = float(ttl)
+        ttl = float(_number(ttl))
         if not ttl > 0:
             raise ValueError("boundcache: ttl= must be a positive number of seconds")
     if timer is not None and (ttl is None or not callable(timer)):
@@ -68,10 +67,17 @@ def parse_options(ttl, timer, key, max_total, lock):
     if key is not None and not callable(key):
         raise TypeError("boundcache: key= must be a callable")
     if max_total is not None:
-        max_total = int(max_total)
+        max_total = operator.index(max_total)
         if max_total < 1:
             raise ValueError("boundcache: max_total= must be at least 1")
     return Options(ttl, timer, key, max_total, bool(lock))
+
+
+def _number(x):
+    tp = type(x)
+    if not isinstance(x, float) and not hasattr(tp, "__float__") and not hasattr(tp, "__index__"):
+        raise TypeError(f"must be a number, not {tp.__name__}")
+    return x
 
 
 def read_clock(o: Options) -> float:
@@ -179,31 +185,70 @@ class OptionTable(Table):
             key = value_key(k)
         else:
             key = make_key(args, kwargs, self.typed)
-        return self.call(wrapper, key, args, kwargs, owner)
-
-    def call(self, wrapper, key, args, kwargs, owner):
-        o = self.options
         now = read_clock(o) if o.ttl is not None else 0.0
-        data = self.data
-        while True:
-            mutations = self.mutations
-            entry = data.get(key, MISS)
-            if entry is MISS:
-                break
-            if self.live(entry, now):
-                self.hits += 1
-                self.touch(entry)
-                return entry.value
-            # Expired: dropped now, and this call is a miss. Releasing it may
-            # run code that stores the key again: look once more.
-            self.remove(entry)
-            del entry
-        if o.flights is not None:
-            return self.flight_call(wrapper, key, mutations, args, kwargs, owner)
-        self.misses += 1
-        result = _call(wrapper, owner, args, kwargs)
-        self.store(key, mutations, result)
-        return result
+        flight = other = None
+        with wrapper._lock:
+            while True:
+                mutations = self.mutations
+                entry = self.data.get(key, MISS)
+                if entry is MISS:
+                    break
+                if self.live(entry, now):
+                    self.hits += 1
+                    self.touch(entry)
+                    return entry.value
+                # Expired: dropped now, and this call is a miss. Releasing it
+                # may run code that stores the key again: look once more.
+                self.remove(entry)
+                del entry
+            if o.flights is not None:
+                # lock=True: the first thread to miss computes; others that
+                # miss the same key of the same table meanwhile wait for it.
+                # Looking and filing are one step under the lock.
+                slot = (id(self), hash(key))
+                other = _flight_for(o, slot, key)
+                if other is None:
+                    flight = _Flight(o, slot, key)
+                    o.flights.setdefault(slot, []).append(flight)
+            if other is None:
+                self.misses += 1
+        if other is not None:
+            return self._wait_for(other, wrapper)
+        try:
+            result = wrapper._func(*args, **kwargs) if owner is NO_OWNER else wrapper._func(owner, *args, **kwargs)
+            now = read_clock(o) if o.ttl is not None else 0.0
+            with wrapper._lock:
+                held = self.store(key, mutations, result, now)  # noqa: F841 - released after the lock
+            if flight is not None:
+                flight.result = result
+            return result
+        except BaseException as e:
+            if flight is not None:
+                flight.error = e
+                flight.traceback = e.__traceback__
+            raise
+        finally:
+            if flight is not None:
+                with wrapper._lock:
+                    _unfile(flight)
+                flight.finish()
+                # The exception's traceback holds this frame: it must not hold the flight.
+                del flight
+
+    def _wait_for(self, flight, wrapper):
+        """Waits for another call's computation of this key; its outcome is this call's."""
+        if flight.computing_here():
+            raise RuntimeError(
+                f"boundcache: {wrapper!r} called itself with the same arguments while computing them; with "
+                "lock=True the inner call would wait for the outer one forever. Break the recursion, or drop "
+                "lock=True."
+            )
+        flight.wait()
+        if flight.error is not None:
+            raise flight.error.with_traceback(flight.traceback)
+        with wrapper._lock:
+            self.hits += 1
+        return flight.result
 
     def touch(self, entry) -> None:
         """A use: to the front of this table's order and of the total's."""
@@ -215,24 +260,25 @@ class OptionTable(Table):
         if self.by_id is not None and id(entry) in self.by_id:
             self.options.total.move_to_end(id(entry))
 
-    def store(self, key, mutations, result) -> None:
+    def store(self, key, mutations, result, now) -> list:
+        """Stores a computed result; returns what it replaced or evicted, for
+        the caller to release once every table is consistent."""
         o = self.options
-        now = read_clock(o) if o.ttl is not None else 0.0
         deadline = now + o.ttl if o.ttl is not None else 0.0
         data = self.data
         entry = data.get(key, MISS) if self.mutations != mutations else MISS
-        held = []  # released on return, with every table consistent
+        held = []
         if entry is not MISS:
             # As the plain tables: a bounded cache keeps a live entry already
             # there, an unbounded one takes the newer result. An expired one is replaced.
             if self.maxsize is not None and self.live(entry, now):
-                return
+                return held
             held.append(entry.value)
             entry.value = result
             entry.deadline = deadline
             self.mutations += 1
             self.touch(entry)
-            return
+            return held
         if o.ttl is not None and self.maxsize is None and len(data) >= self.slots * 2 // 3:
             # Expired entries that are never asked for again go before the
             # table grows; it grows anyway unless this freed an eighth of it,
@@ -262,56 +308,16 @@ class OptionTable(Table):
         if self.maxsize is not None:
             while len(data) > self.maxsize:  # an __eq__ run by the insert inserted too
                 held.append(self.remove(next(iter(data.values()))))
+        return held
 
-    def flight_call(self, wrapper, key, mutations, args, kwargs, owner):
-        """lock=True, after a miss: the first thread computes; others that
-        miss the same key of the same table meanwhile wait for its outcome.
-        Counted as one miss (the computation) and, for each waiter, a hit."""
-        o = self.options
-        slot = (id(self), hash(key))
-        with o.flight_lock:  # looking and filing are one step for other threads
-            while True:
-                flight = None
-                for f in list(o.flights.get(slot, ())):
-                    if f.key is key or f.key == key:
-                        flight = f
-                        break
-                # A flight orphaned by a fork (run in __eq__) has no outcome
-                # and is no longer filed: look again, and compute if nobody else does.
-                if flight is None or not flight.orphaned:
-                    break
-            if flight is None:
-                flight = _Flight(o, slot, key)
-                o.flights.setdefault(slot, []).append(flight)
-                computing = True
-            else:
-                computing = False
-        if not computing:
-            if flight.computing_here():
-                raise RuntimeError(
-                    f"boundcache: {wrapper!r} called itself with the same arguments while computing them; with "
-                    "lock=True the inner call would wait for the outer one forever. Break the recursion, or drop "
-                    "lock=True."
-                )
-            flight.wait()
-            if flight.error is not None:
-                raise flight.error.with_traceback(flight.traceback)
-            self.hits += 1
-            return flight.result
-        self.misses += 1
-        try:
-            result = _call(wrapper, owner, args, kwargs)
-            self.store(key, mutations, result)
-        except BaseException as e:
-            flight.error = e
-            flight.traceback = e.__traceback__
-            raise
-        else:
-            flight.result = result
-            return result
-        finally:
-            _unfile(flight)
-            flight.finish()
+
+def _flight_for(o, slot, key):
+    """The flight in progress for an equal key of the same table, or None.
+    Flights orphaned by a fork are skipped: they have no outcome."""
+    for f in list(o.flights.get(slot, ())):
+        if not f.orphaned and (f.key is key or f.key == key):
+            return f
+    return None
 
 
 class _Flight(FlightGate):

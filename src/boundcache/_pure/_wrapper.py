@@ -17,16 +17,14 @@ the owner: an owner in the weak table, a root, could then never be freed).
 
 from __future__ import annotations
 
+import threading
 import warnings
 import weakref
-from collections import namedtuple
 
 from ._bound_method import BoundCachedMethod
 from ._instance_storage import find_caches, owner_caches, served_as_functools
-from ._lru_store import NO_OWNER, new_table
+from ._lru_store import NO_OWNER, CacheInfo, new_table
 from ._options import OptionTable, parse_options, read_clock
-
-CacheInfo = namedtuple("CacheInfo", ["hits", "misses", "maxsize", "currsize"], module="boundcache")
 
 
 class Tally:
@@ -64,6 +62,7 @@ class CachedFunction:
         "_tally",
         "_class_wide",
         "_warned",
+        "_lock",
     )
 
     def __init__(
@@ -96,6 +95,9 @@ class CachedFunction:
         self._tally = Tally(self)
         self._table = self._new_table(None)
         self._warned = None  # classes already warned about (PinningWarning)
+        # Held while any of this wrapper's tables is looked at or changed
+        # (_lru_store says why); reentrant, as user code runs under it.
+        self._lock = threading.RLock()
 
     def _new_table(self, tally):
         if self._options is not None:
@@ -115,7 +117,8 @@ class CachedFunction:
             return self._table.lookup(self, (owner, *args), kwargs, NO_OWNER)
         table = caches.caches.get(self._tally)
         if table is None:
-            table = caches.add_table(self)
+            with self._lock:
+                table = caches.caches.get(self._tally) or caches.add_table(self)
         return table.lookup(self, args, kwargs, owner)
 
     def _warn_pinning(self, cls) -> None:
@@ -139,41 +142,40 @@ class CachedFunction:
             return self
         return BoundCachedMethod(self, instance)
 
-    def _purge_all(self) -> list:
-        """ttl=: drops every table's expired entries (returned, to release)."""
-        now = read_clock(self._options)  # once, before the walk
-        held = self._table.purge_expired(now)
-        for table in list(self._tally.live):
-            held += table.purge_expired(now)
-        return held
-
-    def cache_info(self) -> CacheInfo:
+    def cache_info(self):
         """Report cache statistics: for a method, summed over every instance."""
-        if self._options is not None and self._options.ttl is not None:
-            held = self._purge_all()  # noqa: F841 - currsize counts live entries only
-        tally = self._tally
-        table = self._table
-        hits = table.hits + tally.retired_hits
-        misses = table.misses + tally.retired_misses
-        size = table.size()
-        for t in list(tally.live):
-            hits += t.hits
-            misses += t.misses
-            size += t.size()
+        held = []  # released on return: currsize counts live entries only
+        o = self._options
+        now = read_clock(o) if o is not None and o.ttl is not None else None  # once, before the walk
+        with self._lock:
+            tally = self._tally
+            table = self._table
+            tables = list(tally.live)
+            if now is not None:
+                for t in [table, *tables]:
+                    held += t.purge_expired(now)
+            hits = table.hits + tally.retired_hits
+            misses = table.misses + tally.retired_misses
+            size = table.size()
+            for t in tables:
+                hits += t.hits
+                misses += t.misses
+                size += t.size()
         return CacheInfo(hits, misses, self._maxsize, size)
 
-    def cache_clear(self) -> None:
+    def cache_clear(self):
         """Clear the cache and its statistics: for a method, every live instance's."""
-        held = self._table.take_all()
-        self._table.reset_stats()
-        tally = self._tally
-        tally.retired_hits = tally.retired_misses = 0
-        for t in list(tally.live):
-            held += t.take_all()
-            t.reset_stats()
+        with self._lock:
+            held = self._table.take_all()
+            self._table.reset_stats()
+            tally = self._tally
+            tally.retired_hits = tally.retired_misses = 0
+            for t in list(tally.live):
+                held += t.take_all()
+                t.reset_stats()
         # `held` is released on return, once every table is empty.
 
-    def cache_parameters(self) -> dict:
+    def cache_parameters(self):
         """{'maxsize': ..., 'typed': ...}"""
         params = {"maxsize": self._maxsize, "typed": self._typed}
         if self._options is not None:
@@ -225,7 +227,8 @@ class CachedFunction:
             key = value_key(k)
         else:
             key = make_key(key_args, kwargs, self._typed)
-        table.discard(key, value)
+        with self._lock:
+            table.discard(key, value)
 
     @property
     def _owner_caches(self) -> int:
@@ -246,10 +249,11 @@ class CachedFunction:
         if tally is None:
             return
         held = []
-        for table in list(tally.live):
-            held += table.take_all()
-            table.reset_stats()
-        tally.live.clear()
+        with self._lock:
+            for table in list(tally.live):
+                held += table.take_all()
+                table.reset_stats()
+            tally.live.clear()
 
 
 class CachedMethod(CachedFunction):
