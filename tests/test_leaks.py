@@ -16,7 +16,7 @@ import weakref
 import pytest
 
 import boundcache
-from boundcache import _core
+from boundcache._backend import core as _core
 
 
 @pytest.fixture

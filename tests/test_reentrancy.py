@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import boundcache
+from conftest import PURE
 
 SETTINGS = settings(
     max_examples=80,
@@ -346,6 +347,11 @@ def test_entry_stored_across_a_clear_in_eq_stays_findable():
 
     k2 = K(2)
     assert f(k2) == 2
+    if PURE and _DICT_LOSES_ENTRY_STORED_ACROSS_CLEAR:
+        # The pure core's table is a dict: it behaves as functools' does.
+        assert f(k2) == 2
+        assert tuple(f.cache_info()) == (0, 2, None, 3)
+        return
     assert tuple(f.cache_info()) == (0, 0, None, 1)  # the clear reset the counts; K(2) was stored after it
     assert f(k2) == 2
     assert tuple(f.cache_info()) == (1, 0, None, 1)  # found (functools on 3.11+: a miss, and currsize 3)
@@ -460,7 +466,7 @@ def test_eq_that_inserts_terminates_like_functools(maxsize):
     except subprocess.TimeoutExpired:
         pytest.fail("boundcache: lookup with an __eq__ that inserts never terminates (functools: %s misses)"
                     % expected[1])
-    if maxsize is None:
+    if maxsize is None or PURE:  # the pure core's tables insert into a dict, as functools
         assert got == expected
     else:
         # functools' bounded wrapper compares once more, inside its dict
@@ -721,4 +727,7 @@ def test_introspection_survives_finalizers_clearing_the_cache(call, clear):
     # Up to 3.11 an allocation can run the collector, and the finalizers fire
     # inside the call; from 3.12 the collector runs at the next eval-breaker
     # check instead, so only the absence of a crash can be observed there.
-    assert p.stdout.split() == ["ok", str(sys.version_info < (3, 12))]
+    # The pure core's copy allocates less: whether the collector runs inside
+    # it depends on the table; there too, only the absence of a crash counts.
+    out = p.stdout.split()
+    assert out[0] == "ok" and (PURE or out == ["ok", str(sys.version_info < (3, 12))])

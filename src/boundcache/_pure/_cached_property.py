@@ -18,6 +18,7 @@ computing thread computes again, as functools does, instead of deadlocking.
 from __future__ import annotations
 
 import functools
+from types import GenericAlias
 
 from ._flight_gate import FlightGate
 from ._instance_storage import (
@@ -61,6 +62,8 @@ class cached_property(functools.cached_property):
     """Compute an attribute once per instance and keep it; `del obj.attr` recomputes it."""
 
     __slots__ = ("_func", "_attrname", "_flights")
+
+    __class_getitem__ = classmethod(GenericAlias)
 
     def __new__(cls, *args, **kwargs):
         self = super().__new__(cls)

@@ -214,7 +214,7 @@ def find_caches(owner):
             return c
     if _weak_table:
         c = _weak_table.get(id(owner))
-        if c is not None and c() is owner:
+        if type(c) is InstanceCaches and c() is owner:
             return c
     return None
 
@@ -313,7 +313,7 @@ def _put_in_weak_table(owner, c) -> None:
     replaced = _weak_table.get(id(owner))  # noqa: F841 - a dead owner's, released on return
     _weak_table[id(owner)] = c
     c.in_weak_table = True
-    if replaced is not None:
+    if type(replaced) is InstanceCaches:
         replaced.in_weak_table = False
 
 

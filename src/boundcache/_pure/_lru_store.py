@@ -25,11 +25,14 @@ operations, finalizers of released keys and results. The invariants:
   local until the operation is done;
 - a bounded table is never left above ``maxsize`` (an ``__eq__`` run by an
   insert may insert too: the surplus is evicted afterwards);
-- threads: every look at or change of a wrapper's tables holds the wrapper's
-  ``lock`` (a reentrant lock: ``__eq__`` and finalizers run under it may call
-  the cache again), and the function runs outside it. The C++ core relies on
-  the GIL here: its table operations run no Python code between two steps,
-  while Python code can be switched out between any two bytecodes.
+- threads: a dict operation is one step for other threads, but Python code
+  can be switched out between any two, where the C++ core's table operations
+  run no Python code and hold the GIL throughout. So every read-modify-write
+  of a table (counting, checking then inserting, evicting, clearing) holds
+  the wrapper's ``lock``, a reentrant lock (finalizers that run under it may
+  call the cache again); lookups do not, so a key's ``__eq__`` (user code)
+  runs under it only when an insert or a removal meets another key of the
+  same hash. The function always runs outside it.
 """
 
 from __future__ import annotations
@@ -109,11 +112,12 @@ class UnboundedTable(Table):
 
     def lookup(self, wrapper, args, kwargs, owner):
         key = make_key(args, kwargs, self.typed)
-        with wrapper._lock:
-            value = self.data.get(key, MISS)
-            if value is not MISS:
+        value = self.data.get(key, MISS)
+        if value is not MISS:
+            with wrapper._lock:
                 self.hits += 1
-                return value
+            return value
+        with wrapper._lock:
             self.misses += 1
         result = wrapper._func(*args, **kwargs) if owner is NO_OWNER else wrapper._func(owner, *args, **kwargs)
         with wrapper._lock:
@@ -136,15 +140,16 @@ class BoundedTable(Table):
     def lookup(self, wrapper, args, kwargs, owner):
         key = make_key(args, kwargs, self.typed)
         data = self.data
-        with wrapper._lock:
-            value = data.get(key, MISS)
-            if value is not MISS:
+        value = data.get(key, MISS)
+        if value is not MISS:
+            with wrapper._lock:
                 self.hits += 1
-                try:
-                    data.move_to_end(key)
-                except KeyError:  # an __eq__ that the move ran removed the entry
-                    pass
-                return value
+            try:
+                data.move_to_end(key)
+            except KeyError:  # an __eq__ that the move ran removed the entry
+                pass
+            return value
+        with wrapper._lock:
             self.misses += 1
             mutations = self.mutations
         result = wrapper._func(*args, **kwargs) if owner is NO_OWNER else wrapper._func(owner, *args, **kwargs)

@@ -28,7 +28,7 @@ from ._lru_store import MISS, NO_OWNER, Table
 
 
 class Options:
-    __slots__ = ("ttl", "timer", "key", "max_total", "total", "flights")
+    __slots__ = ("ttl", "timer", "key", "max_total", "total", "flights", "flight_changes")
 
     def __init__(self, ttl, timer, key, max_total, lock) -> None:
         self.ttl = ttl  # seconds an entry lives after it is stored, or None
@@ -39,6 +39,7 @@ class Options:
         self.total = OrderedDict() if max_total is not None else None
         # lock=True: (id(table), hash(key)) -> [FlightGate, ...] in progress
         self.flights = {} if lock else None
+        self.flight_changes = 0  # bumped whenever a flight is filed or removed
 
     def parameters(self) -> dict:
         return {
@@ -186,38 +187,55 @@ class OptionTable(Table):
         else:
             key = make_key(args, kwargs, self.typed)
         now = read_clock(o) if o.ttl is not None else 0.0
+        lock = wrapper._lock
+        data = self.data
         flight = other = None
-        with wrapper._lock:
-            while True:
-                mutations = self.mutations
-                entry = self.data.get(key, MISS)
-                if entry is MISS:
-                    break
-                if self.live(entry, now):
-                    self.hits += 1
-                    self.touch(entry)
-                    return entry.value
-                # Expired: dropped now, and this call is a miss. Releasing it
-                # may run code that stores the key again: look once more.
-                self.remove(entry)
-                del entry
-            if o.flights is not None:
-                # lock=True: the first thread to miss computes; others that
-                # miss the same key of the same table meanwhile wait for it.
-                # Looking and filing are one step under the lock.
-                slot = (id(self), hash(key))
-                other = _flight_for(o, slot, key)
+        while True:
+            mutations = self.mutations
+            entry = data.get(key, MISS)
+            if entry is not MISS:
+                with lock:
+                    if self.live(entry, now):
+                        self.hits += 1
+                        self.touch(entry)
+                        return entry.value
+                    # Expired: dropped now, and this call is a miss.
+                    held = self.remove(entry)
+                # Releasing it may run code that stores the key again: look once more.
+                del entry, held
+                continue
+            if o.flights is None:
+                with lock:
+                    self.misses += 1
+                break
+            # lock=True: the first thread to miss computes; others that miss
+            # the same key of the same table meanwhile wait for it. Comparing
+            # keys runs user code, so flights are compared outside the lock
+            # and the filing checks that neither the flights nor the table
+            # changed meanwhile (else: look again).
+            slot = (id(self), hash(key))
+            changes = o.flight_changes
+            other = _flight_for(o, slot, key)
+            with lock:
+                if o.flight_changes != changes or self.mutations != mutations:
+                    other = None
+                    continue
                 if other is None:
                     flight = _Flight(o, slot, key)
                     o.flights.setdefault(slot, []).append(flight)
-            if other is None:
-                self.misses += 1
+                    o.flight_changes += 1
+                    self.misses += 1
+            break
         if other is not None:
-            return self._wait_for(other, wrapper)
+            try:
+                return self._wait_for(other, wrapper)
+            finally:
+                del other  # an exception's traceback holds this frame: not the flight
+
         try:
             result = wrapper._func(*args, **kwargs) if owner is NO_OWNER else wrapper._func(owner, *args, **kwargs)
             now = read_clock(o) if o.ttl is not None else 0.0
-            with wrapper._lock:
+            with lock:
                 held = self.store(key, mutations, result, now)  # noqa: F841 - released after the lock
             if flight is not None:
                 flight.result = result
@@ -229,8 +247,9 @@ class OptionTable(Table):
             raise
         finally:
             if flight is not None:
-                with wrapper._lock:
+                with lock:
                     _unfile(flight)
+                    o.flight_changes += 1
                 flight.finish()
                 # The exception's traceback holds this frame: it must not hold the flight.
                 del flight
@@ -238,17 +257,20 @@ class OptionTable(Table):
     def _wait_for(self, flight, wrapper):
         """Waits for another call's computation of this key; its outcome is this call's."""
         if flight.computing_here():
+            del flight  # the exception's traceback holds this frame: not the flight
             raise RuntimeError(
                 f"boundcache: {wrapper!r} called itself with the same arguments while computing them; with "
                 "lock=True the inner call would wait for the outer one forever. Break the recursion, or drop "
                 "lock=True."
             )
         flight.wait()
-        if flight.error is not None:
-            raise flight.error.with_traceback(flight.traceback)
+        error, traceback, result = flight.error, flight.traceback, flight.result
+        del flight
+        if error is not None:
+            raise error.with_traceback(traceback)
         with wrapper._lock:
             self.hits += 1
-        return flight.result
+        return result
 
     def touch(self, entry) -> None:
         """A use: to the front of this table's order and of the total's."""

@@ -46,6 +46,10 @@ class Tally:
         table.reset_stats()
 
 
+def _no_wrapper():
+    return None  # a dead wrapper's tally.wrapper
+
+
 class CachedFunction:
     """A function memoized by boundcache.lru_cache; reached through an
     instance, each instance gets its own cache."""
@@ -248,6 +252,9 @@ class CachedFunction:
         tally = getattr(self, "_tally", None)
         if tally is None:
             return
+        # First cut the way back to this wrapper (containers' _contents(),
+        # audit()): user code runs when the entries are released.
+        tally.wrapper = _no_wrapper
         held = []
         with self._lock:
             for table in list(tally.live):
