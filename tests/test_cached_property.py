@@ -8,7 +8,7 @@ import weakref
 import pytest
 
 import boundcache
-from conftest import PURE
+from cores import PURE
 
 
 class Report:

@@ -9,7 +9,7 @@ import types
 import pytest
 
 import boundcache
-from conftest import recursion_room
+from cores import recursion_room
 
 
 def both(maxsize=128, typed=False):

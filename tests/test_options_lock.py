@@ -20,7 +20,7 @@ import weakref
 import pytest
 
 import boundcache
-from conftest import recursion_room
+from cores import recursion_room
 
 TIMEOUT = 10  # seconds: only ever reached when something is broken
 

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import boundcache
-from conftest import PURE
+from cores import PURE
 
 SETTINGS = settings(
     max_examples=80,
