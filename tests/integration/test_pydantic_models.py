@@ -9,7 +9,10 @@ import pickle
 import weakref
 
 import pytest
-from pydantic import BaseModel, ConfigDict, computed_field
+
+# No PyPy 8.0 wheel of pydantic-core (pyproject.toml, test extra).
+pydantic = pytest.importorskip("pydantic")
+from pydantic import BaseModel, ConfigDict, computed_field  # noqa: E402
 
 import boundcache
 
