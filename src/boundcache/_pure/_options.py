@@ -60,7 +60,9 @@ def parse_options(ttl, timer, key, max_total, lock):
             raise TypeError("boundcache: timer= only applies together with ttl=")
         return None
     if ttl is not None:
-        ttl = float(_number(ttl))
+        if not _is_number(ttl):
+            raise TypeError(f"boundcache: ttl= must be a number of seconds, not {type(ttl).__name__}")
+        ttl = float(ttl)
         if not ttl > 0:
             raise ValueError("boundcache: ttl= must be a positive number of seconds")
     if timer is not None and (ttl is None or not callable(timer)):
@@ -74,11 +76,10 @@ def parse_options(ttl, timer, key, max_total, lock):
     return Options(ttl, timer, key, max_total, bool(lock))
 
 
-def _number(x):
+def _is_number(x) -> bool:
+    """What float() takes as a number (a str it would parse is not one)."""
     tp = type(x)
-    if not isinstance(x, float) and not hasattr(tp, "__float__") and not hasattr(tp, "__index__"):
-        raise TypeError(f"must be a number, not {tp.__name__}")
-    return x
+    return isinstance(x, float) or hasattr(tp, "__float__") or hasattr(tp, "__index__")
 
 
 def read_clock(o: Options) -> float:
@@ -86,9 +87,8 @@ def read_clock(o: Options) -> float:
     if o.timer is None:
         return monotonic()
     t = o.timer()
-    tp = type(t)
-    if not isinstance(t, float) and not hasattr(tp, "__float__") and not hasattr(tp, "__index__"):
-        raise TypeError(f"boundcache: timer= must return a number of seconds, not {tp.__name__}")
+    if not _is_number(t):
+        raise TypeError(f"boundcache: timer= must return a number of seconds, not {type(t).__name__}")
     # A number's own conversion error (its __float__ raised, an int too
     # large for a float) is the caller's to see, unchanged.
     now = float(t)
