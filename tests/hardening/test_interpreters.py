@@ -293,6 +293,7 @@ def test_finished_subinterpreter_leaves_nothing_in_the_weak_table():
 # ---- reload ----
 
 
+@pytest.mark.c_core("single-phase initialisation of the extension module")
 def test_reload_and_fresh_import_keep_existing_caches_working():
     proc = run_python(
         """

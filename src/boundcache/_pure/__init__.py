@@ -20,10 +20,10 @@ are freed at its next garbage collection instead of at once.
 
 from ._bound_method import BoundCachedMethod
 from ._cached_property import SlottedCachedProperty, cached_property
-from ._flight_gate import after_fork_child as _after_fork_child
 from ._instance_storage import InstanceCaches
 from ._instance_storage import weak_table_containers as _weak_table_containers
 from ._wrapper import CachedFunction, CachedMethod, CacheInfo
+from ._wrapper import after_fork_child as _after_fork_child
 
 __all__ = [
     "BoundCachedMethod",

@@ -94,7 +94,28 @@ class InstanceCaches(weakref.ref):
     # Dropped while its owner lives (its __dict__ cleared, its slot
     # reassigned): its tables' statistics go to their wrappers' sums.
     def __del__(self) -> None:
-        release_contents(self)
+        self.release_contents()
+
+    def release_contents(self) -> None:
+        """Empties the container: statistics to the wrappers' sums first,
+        every table emptied and detached before any reference is released."""
+        caches, props = self.caches, self.props
+        if not caches and not props:
+            return
+        self.caches = {}
+        self.props = None
+        held = []
+        for tally, table in caches.items():
+            wrapper = tally.wrapper()
+            if wrapper is not None:
+                with wrapper._lock:
+                    tally.retire(table)
+                    tally.live.discard(table)
+                    held.append(table.take_all())
+            else:
+                held.append(table.take_all())
+            del wrapper
+        # caches, props and held are released on return.
 
     def owns(self, owner) -> bool:
         if self.linked:
@@ -149,7 +170,8 @@ def new_container(owner):
 def _owner_died(ref) -> None:
     # The weakref callback, also reachable as container.__callback__ and
     # callable by hand with anything: it acts only on a container whose owner
-    # has died (its referent cleared), and only once.
+    # has died (its referent cleared), and only once. (At interpreter
+    # shutdown, which sets module globals to None, there is nothing to do.)
     if type(ref) is not InstanceCaches or not ref.linked or ref.owner_id is None or ref() is not None:
         return
     owner_id = ref.owner_id
@@ -157,31 +179,9 @@ def _owner_died(ref) -> None:
     taken = None
     if ref.in_weak_table:
         ref.in_weak_table = False
-        if _weak_table.get(owner_id) is ref:
+        if _weak_table is not None and _weak_table.get(owner_id) is ref:
             taken = _weak_table.pop(owner_id)  # noqa: F841 - released on return
-    release_contents(ref)
-
-
-def release_contents(c) -> None:
-    """Empties the container: statistics to the wrappers' sums first, every
-    table emptied and detached before any reference is released."""
-    caches, props = c.caches, c.props
-    if not caches and not props:
-        return
-    c.caches = {}
-    c.props = None
-    held = []
-    for tally, table in caches.items():
-        wrapper = tally.wrapper()
-        if wrapper is not None:
-            with wrapper._lock:
-                tally.retire(table)
-                tally.live.discard(table)
-                held.append(table.take_all())
-        else:
-            held.append(table.take_all())
-        del wrapper
-    # caches, props and held are released on return.
+    ref.release_contents()
 
 
 def _type_lookup(tp, name):

@@ -348,13 +348,20 @@ class _Flight(FlightGate):
     __slots__ = ("options", "slot", "key", "result", "error", "traceback")
 
     def __init__(self, options, slot, key) -> None:
-        super().__init__(_unfile)
+        super().__init__(_detach)
         self.options = options
         self.slot = slot
         self.key = key
         self.result = None
         self.error = None
         self.traceback = None
+
+
+def _detach(flight) -> None:
+    # At a fork that its computing thread did not survive: callers comparing
+    # keys with it (user code, which may have forked) look again.
+    _unfile(flight)
+    flight.options.flight_changes += 1
 
 
 def _unfile(flight) -> None:

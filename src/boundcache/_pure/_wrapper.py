@@ -21,6 +21,7 @@ import threading
 import warnings
 import weakref
 
+from . import _flight_gate, _instance_storage
 from ._bound_method import BoundCachedMethod
 from ._instance_storage import find_caches, owner_caches, served_as_functools
 from ._lru_store import NO_OWNER, CacheInfo, new_table
@@ -48,6 +49,22 @@ class Tally:
 
 def _no_wrapper():
     return None  # a dead wrapper's tally.wrapper
+
+
+# Every live wrapper, for after_fork_child.
+_wrappers = weakref.WeakSet()
+
+
+def after_fork_child() -> None:
+    """Run in a forked child (os.register_at_fork, from the package). Only the
+    forking thread lives on: a lock that another thread held at the fork
+    would never be released, so every wrapper gets a fresh one (the forking
+    thread releases any it held itself through the object it took), and the
+    computations that other threads had in progress are dropped."""
+    for wrapper in list(_wrappers):
+        wrapper._lock = threading.RLock()
+    _instance_storage._attach_lock = threading.RLock()
+    _flight_gate.after_fork_child()
 
 
 class CachedFunction:
@@ -99,9 +116,10 @@ class CachedFunction:
         self._tally = Tally(self)
         self._table = self._new_table(None)
         self._warned = None  # classes already warned about (PinningWarning)
-        # Held while any of this wrapper's tables is looked at or changed
-        # (_lru_store says why); reentrant, as user code runs under it.
+        # Held around every read-modify-write of this wrapper's tables
+        # (_lru_store says why); reentrant, as finalizers run under it.
         self._lock = threading.RLock()
+        _wrappers.add(self)
 
     def _new_table(self, tally):
         if self._options is not None:
