@@ -21,11 +21,14 @@ import os
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from boundcache import _pure
 from test_differential import call_args, outcome
 
-_core = pytest.importorskip("boundcache._core", reason="the C++ core is not built here (PyPy): nothing to compare with")
+from boundcache import _pure
+
+_core = pytest.importorskip(
+    "boundcache._core",
+    reason="the C++ core is not built here (PyPy): nothing to compare with",
+)
 
 EXAMPLES = int(os.environ.get("BOUNDCACHE_CORES_EXAMPLES", "2000"))
 
@@ -69,8 +72,12 @@ class World:
             self.calls.append((self_.label, args, kwargs))
             return (self_.label, len(self.calls))
 
-        self.f = functools.update_wrapper(core.CachedFunction(f, maxsize, typed, False, **opts), f)
-        method = functools.update_wrapper(core.CachedMethod(m, maxsize, typed, True, **opts), m)
+        self.f = functools.update_wrapper(
+            core.CachedFunction(f, maxsize, typed, False, **opts), f
+        )
+        method = functools.update_wrapper(
+            core.CachedMethod(m, maxsize, typed, True, **opts), m
+        )
         self.cls = type("Owner", (), {"m": method, "__qualname__": "Owner"})
         self.objs = []
         self.labels = 0
@@ -100,7 +107,9 @@ class World:
     options=OPTIONS,
     steps=st.lists(STEP, max_size=40),
 )
-def test_both_cores_give_the_same_results_statistics_and_eviction_order(maxsize, typed, options, steps):
+def test_both_cores_give_the_same_results_statistics_and_eviction_order(
+    maxsize, typed, options, steps
+):
     clock = [0.0]
     worlds = [World(core, maxsize, typed, options, clock) for core in (_core, _pure)]
     for w in worlds:
@@ -131,4 +140,6 @@ def test_both_cores_give_the_same_results_statistics_and_eviction_order(maxsize,
         assert got[:1] == got[1:], (i, step)
         assert c.infos() == p.infos(), (i, step)
         assert c.calls == p.calls, (i, step)
-    assert worlds[0].f.cache_parameters().keys() == worlds[1].f.cache_parameters().keys()
+    assert (
+        worlds[0].f.cache_parameters().keys() == worlds[1].f.cache_parameters().keys()
+    )

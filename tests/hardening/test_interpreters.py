@@ -23,6 +23,9 @@ import textwrap
 
 import pytest
 
+if sys.implementation.name != "cpython":
+    pytest.skip("subinterpreters, reloads and the extension's import are CPython's", allow_module_level=True)
+
 # Runs inside a subinterpreter: every storage kind, then checks.
 SUB_CODE = textwrap.dedent(
     """

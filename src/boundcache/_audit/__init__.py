@@ -90,6 +90,11 @@ def analyse(*, collect: bool = True, is_candidate=None, forget=()) -> Analysis:
     """The whole audit. `is_candidate(obj)` restricts the instances considered
     (the pytest plugin: made during the test); `forget` lists containers
     whose references are about to go (the plugin: pytest's funcargs)."""
+    if not hasattr(sys, "getrefcount"):
+        raise RuntimeError(
+            f"boundcache.audit() finds what caches pin by counting references, which "
+            f"{sys.implementation.name} does not keep; run the audit on CPython"
+        )
     if collect:
         gc.collect()
     graph = Graph(set(), MAX_OBJECTS)

@@ -23,16 +23,14 @@ class BoundCachedMethod:
         return self._wrapper._method_call(self.__self__, args, kwargs)
 
     def _own_table(self):
-        """(table, container): the instance's cache for this method, or the
-        wrapper's own table for an owner served as functools serves it."""
+        """The instance's table for this method (None if it has none yet), or
+        the wrapper's own table for an owner served as functools serves it."""
         w = self._wrapper
         owner = self.__self__
-        if w._class_wide:
-            return w._table, None
         caches = find_caches(owner)
         if caches is not None:
-            return caches.caches.get(w._tally), caches
-        return (w._table if served_as_functools(owner) else None), None
+            return caches.caches.get(w._tally)
+        return w._table if served_as_functools(owner) else None
 
     def cache_info(self):
         """Report this instance's cache statistics."""
@@ -41,7 +39,7 @@ class BoundCachedMethod:
             return w.cache_info()
         o = w._options
         now = read_clock(o) if o is not None and o.ttl is not None else None
-        table, caches = self._own_table()  # the clock may have cleared or replaced it
+        table = self._own_table()  # the clock may have cleared or replaced it
         if table is None:
             return CacheInfo(0, 0, w._maxsize, 0)
         with w._lock:
@@ -53,7 +51,7 @@ class BoundCachedMethod:
         w = self._wrapper
         if w._class_wide:
             return w.cache_clear()
-        table, caches = self._own_table()
+        table = self._own_table()
         if table is None:
             return None
         with w._lock:

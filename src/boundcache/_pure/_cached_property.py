@@ -61,7 +61,7 @@ def _class_has_dict(cls) -> bool:
 class cached_property(functools.cached_property):
     """Compute an attribute once per instance and keep it; `del obj.attr` recomputes it."""
 
-    __slots__ = ("_func", "_attrname", "_flights")
+    __slots__ = ("_attrname", "_flights", "_func")
 
     __class_getitem__ = classmethod(GenericAlias)
 
@@ -101,7 +101,11 @@ class cached_property(functools.cached_property):
 
     @attrname.setter
     def attrname(self, value) -> None:
-        if value is not None and isinstance(self, SlottedCachedProperty) and not isinstance(value, str):
+        if (
+            value is not None
+            and isinstance(self, SlottedCachedProperty)
+            and not isinstance(value, str)
+        ):
             raise TypeError(
                 f"cached_property on a class without __dict__ needs a str attribute name, not {type(value).__name__}"
             )
@@ -112,7 +116,9 @@ class cached_property(functools.cached_property):
             raise TypeError(
                 f"Cannot assign the same cached_property to two different names ({self.attrname!r} and {name!r})."
             )
-        slotted = isinstance(self, SlottedCachedProperty) or (isinstance(owner, type) and not _class_has_dict(owner))
+        slotted = isinstance(self, SlottedCachedProperty) or (
+            isinstance(owner, type) and not _class_has_dict(owner)
+        )
         # The slotted variant files values by name, compared as str; an
         # instance __dict__ would take any key.
         if slotted and not isinstance(name, str):
@@ -127,7 +133,9 @@ class cached_property(functools.cached_property):
     def _name(self):
         name = self.attrname
         if name is None:
-            raise TypeError("Cannot use cached_property instance without calling __set_name__ on it.")
+            raise TypeError(
+                "Cannot use cached_property instance without calling __set_name__ on it."
+            )
         return name
 
     def __get__(self, instance, owner=None):
@@ -146,10 +154,11 @@ class cached_property(functools.cached_property):
             value = self._stored(instance, name)
             if value is not _ABSENT:
                 return value
-            flight = flights.get(id(instance))
+            key = id(instance)  # the instance lives while its read is in flight
+            flight = flights.get(key)
             if flight is None:
-                mine = FlightGate(lambda gate, key=id(instance): _drop_flight(flights, key, gate))
-                flight = flights.setdefault(id(instance), mine)
+                mine = FlightGate(functools.partial(_drop_flight, flights, key))
+                flight = flights.setdefault(key, mine)
                 if flight is mine:
                     return self._compute(instance, name, mine)
                 mine.finish()
@@ -165,7 +174,9 @@ class cached_property(functools.cached_property):
             return caches.props.get(name, _ABSENT)
         d = instance_dict(instance)
         if d is None:
-            raise TypeError(f"No '__dict__' attribute on {_type_name(instance)!r} instance to cache {name!r} property.")
+            raise TypeError(
+                f"No '__dict__' attribute on {_type_name(instance)!r} instance to cache {name!r} property."
+            )
         return d.get(name, _ABSENT)
 
     def _store(self, instance, name, value) -> None:
@@ -178,7 +189,9 @@ class cached_property(functools.cached_property):
         try:
             func = self.func
             if func is None:
-                raise ReferenceError("this cached_property has no function: never initialised")
+                raise ReferenceError(
+                    "this cached_property has no function: never initialised"
+                )
             if flight is not None:
                 # Another thread may have stored it between our look and our filing.
                 value = self._stored(instance, name)
@@ -197,6 +210,7 @@ class cached_property(functools.cached_property):
 
 
 def _drop_flight(flights, key, gate) -> None:
+    # Also a fork's way to forget a read whose thread did not survive it.
     if flights.get(key) is gate:
         del flights[key]
 
@@ -243,7 +257,11 @@ def _become_slotted(prop) -> None:
         return
     # A subclass: a class made now from it and SlottedCachedProperty, named
     # as it, with its own methods first.
-    ns = {"__slots__": (), "__qualname__": cls.__qualname__, "__module__": cls.__module__}
+    ns = {
+        "__slots__": (),
+        "__qualname__": cls.__qualname__,
+        "__module__": cls.__module__,
+    }
     prop.__class__ = type(cls.__name__, (cls, SlottedCachedProperty), ns)
 
 

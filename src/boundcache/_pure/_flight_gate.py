@@ -24,14 +24,16 @@ _unfinished: dict = {}
 
 
 class FlightGate:
-    __slots__ = ("thread", "lock", "finished", "orphaned", "detach")
+    __slots__ = ("detach", "finished", "lock", "orphaned", "thread")
 
     def __init__(self, detach) -> None:
         self.thread = get_ident()
         self.lock = allocate_lock()
         self.lock.acquire()
         self.finished = False
-        self.orphaned = False  # finished by a fork that its computing thread did not survive
+        self.orphaned = (
+            False  # finished by a fork that its computing thread did not survive
+        )
         self.detach = detach  # detach(gate): take it out of where callers find it
         _unfinished[id(self)] = self
 
@@ -59,5 +61,7 @@ def after_fork_child() -> None:
             continue  # a computation further up this thread's own stack
         gate.orphaned = True
         gate.detach(gate)
-        gate.lock = allocate_lock()  # copied in whatever state the parent's threads left it
+        gate.lock = (
+            allocate_lock()
+        )  # copied in whatever state the parent's threads left it
         gate.finish()

@@ -58,7 +58,7 @@ _weak_table: dict = {}
 class InstanceCaches(weakref.ref):
     """The caches boundcache keeps for one object (its __boundcache__ attribute)."""
 
-    __slots__ = ("owner_id", "caches", "props", "in_weak_table", "linked")
+    __slots__ = ("caches", "in_weak_table", "linked", "owner_id", "props")
 
     # Unpickling, copy.copy and copy.deepcopy give an empty container that
     # belongs to nobody: the copied instance builds its own on first use.
@@ -172,7 +172,12 @@ def _owner_died(ref) -> None:
     # callable by hand with anything: it acts only on a container whose owner
     # has died (its referent cleared), and only once. (At interpreter
     # shutdown, which sets module globals to None, there is nothing to do.)
-    if type(ref) is not InstanceCaches or not ref.linked or ref.owner_id is None or ref() is not None:
+    if (
+        type(ref) is not InstanceCaches
+        or not ref.linked
+        or ref.owner_id is None
+        or ref() is not None
+    ):
         return
     owner_id = ref.owner_id
     ref.owner_id = None
@@ -310,7 +315,7 @@ def _attach_to_class(cls):
 
 
 def _put_in_weak_table(owner, c) -> None:
-    replaced = _weak_table.get(id(owner))  # noqa: F841 - a dead owner's, released on return
+    replaced = _weak_table.get(id(owner))
     _weak_table[id(owner)] = c
     c.in_weak_table = True
     if type(replaced) is InstanceCaches:

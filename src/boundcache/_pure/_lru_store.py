@@ -41,7 +41,9 @@ from collections import OrderedDict, namedtuple
 
 from ._key import make_key
 
-CacheInfo = namedtuple("CacheInfo", ["hits", "misses", "maxsize", "currsize"], module="boundcache")
+CacheInfo = namedtuple(
+    "CacheInfo", ["hits", "misses", "maxsize", "currsize"], module="boundcache"
+)
 
 MISS = object()  # what a lookup returns for an absent key
 NO_OWNER = object()  # the owner of a call with function semantics
@@ -52,7 +54,16 @@ class Table:
     wrapper's tally (``_wrapper.Tally``), into which their statistics go when
     they are cleared on their own or die."""
 
-    __slots__ = ("data", "maxsize", "typed", "hits", "misses", "mutations", "tally", "__weakref__")
+    __slots__ = (
+        "__weakref__",
+        "data",
+        "hits",
+        "maxsize",
+        "misses",
+        "mutations",
+        "tally",
+        "typed",
+    )
 
     def __init__(self, maxsize, typed: bool, tally=None) -> None:
         self.data = self._new_data()
@@ -119,7 +130,11 @@ class UnboundedTable(Table):
             return value
         with wrapper._lock:
             self.misses += 1
-        result = wrapper._func(*args, **kwargs) if owner is NO_OWNER else wrapper._func(owner, *args, **kwargs)
+        result = (
+            wrapper._func(*args, **kwargs)
+            if owner is NO_OWNER
+            else wrapper._func(owner, *args, **kwargs)
+        )
         with wrapper._lock:
             # Over an entry stored meanwhile (recursion), the newer result, as functools.
             self.data[key] = result
@@ -152,7 +167,11 @@ class BoundedTable(Table):
         with wrapper._lock:
             self.misses += 1
             mutations = self.mutations
-        result = wrapper._func(*args, **kwargs) if owner is NO_OWNER else wrapper._func(owner, *args, **kwargs)
+        result = (
+            wrapper._func(*args, **kwargs)
+            if owner is NO_OWNER
+            else wrapper._func(owner, *args, **kwargs)
+        )
         with wrapper._lock:
             if self.mutations != mutations and key in data:
                 return result  # stored meanwhile (recursion): kept, as functools' bounded cache does

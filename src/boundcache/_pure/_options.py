@@ -28,7 +28,15 @@ from ._lru_store import MISS, NO_OWNER, Table
 
 
 class Options:
-    __slots__ = ("ttl", "timer", "key", "max_total", "total", "flights", "flight_changes")
+    __slots__ = (
+        "flight_changes",
+        "flights",
+        "key",
+        "max_total",
+        "timer",
+        "total",
+        "ttl",
+    )
 
     def __init__(self, ttl, timer, key, max_total, lock) -> None:
         self.ttl = ttl  # seconds an entry lives after it is stored, or None
@@ -61,12 +69,16 @@ def parse_options(ttl, timer, key, max_total, lock):
         return None
     if ttl is not None:
         if not _is_number(ttl):
-            raise TypeError(f"boundcache: ttl= must be a number of seconds, not {type(ttl).__name__}")
+            raise TypeError(
+                f"boundcache: ttl= must be a number of seconds, not {type(ttl).__name__}"
+            )
         ttl = float(ttl)
         if not ttl > 0:
             raise ValueError("boundcache: ttl= must be a positive number of seconds")
     if timer is not None and (ttl is None or not callable(timer)):
-        raise TypeError("boundcache: timer= must be a callable, given together with ttl=")
+        raise TypeError(
+            "boundcache: timer= must be a callable, given together with ttl="
+        )
     if key is not None and not callable(key):
         raise TypeError("boundcache: key= must be a callable")
     if max_total is not None:
@@ -88,7 +100,9 @@ def read_clock(o: Options) -> float:
         return monotonic()
     t = o.timer()
     if not _is_number(t):
-        raise TypeError(f"boundcache: timer= must return a number of seconds, not {type(t).__name__}")
+        raise TypeError(
+            f"boundcache: timer= must return a number of seconds, not {type(t).__name__}"
+        )
     # A number's own conversion error (its __float__ raised, an int too
     # large for a float) is the caller's to see, unchanged.
     now = float(t)
@@ -103,7 +117,7 @@ def read_clock(o: Options) -> float:
 
 
 class Entry:
-    __slots__ = ("key", "value", "deadline")
+    __slots__ = ("deadline", "key", "value")
 
     def __init__(self, key, value, deadline) -> None:
         self.key = key
@@ -123,7 +137,7 @@ def holds_owner(key, owner, depth: int = 0) -> bool:
 class OptionTable(Table):
     """A table of Entry objects; bounded ones in recency order."""
 
-    __slots__ = ("options", "by_id", "slots", "ref")
+    __slots__ = ("by_id", "options", "ref", "slots")
 
     def __init__(self, maxsize, typed, tally, options: Options) -> None:
         super().__init__(maxsize, typed, tally)
@@ -175,7 +189,11 @@ class OptionTable(Table):
     def lookup(self, wrapper, args, kwargs, owner):
         o = self.options
         if o.key is not None:
-            k = o.key(*args, **kwargs) if owner is NO_OWNER else o.key(owner, *args, **kwargs)
+            k = (
+                o.key(*args, **kwargs)
+                if owner is NO_OWNER
+                else o.key(owner, *args, **kwargs)
+            )
             if owner is not NO_OWNER and holds_owner(k, owner):
                 raise ValueError(
                     f"boundcache: the key= function of {wrapper!r} returned a key that contains the instance "
@@ -233,10 +251,14 @@ class OptionTable(Table):
                 del other  # an exception's traceback holds this frame: not the flight
 
         try:
-            result = wrapper._func(*args, **kwargs) if owner is NO_OWNER else wrapper._func(owner, *args, **kwargs)
+            result = (
+                wrapper._func(*args, **kwargs)
+                if owner is NO_OWNER
+                else wrapper._func(owner, *args, **kwargs)
+            )
             now = read_clock(o) if o.ttl is not None else 0.0
             with lock:
-                held = self.store(key, mutations, result, now)  # noqa: F841 - released after the lock
+                held = self.store(key, mutations, result, now)
             if flight is not None:
                 flight.result = result
             return result
@@ -301,7 +323,11 @@ class OptionTable(Table):
             self.mutations += 1
             self.touch(entry)
             return held
-        if o.ttl is not None and self.maxsize is None and len(data) >= self.slots * 2 // 3:
+        if (
+            o.ttl is not None
+            and self.maxsize is None
+            and len(data) >= self.slots * 2 // 3
+        ):
             # Expired entries that are never asked for again go before the
             # table grows; it grows anyway unless this freed an eighth of it,
             # so that purges cost O(1) per insert however entries expire.
@@ -345,7 +371,7 @@ def _flight_for(o, slot, key):
 class _Flight(FlightGate):
     """One lock=True computation in progress: the key and then its outcome."""
 
-    __slots__ = ("options", "slot", "key", "result", "error", "traceback")
+    __slots__ = ("error", "key", "options", "result", "slot", "traceback")
 
     def __init__(self, options, slot, key) -> None:
         super().__init__(_detach)

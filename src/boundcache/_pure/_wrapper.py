@@ -33,7 +33,7 @@ class Tally:
     died or were cleared on their own, so that Cls.m.cache_info() sums over
     every instance."""
 
-    __slots__ = ("wrapper", "live", "retired_hits", "retired_misses")
+    __slots__ = ("live", "retired_hits", "retired_misses", "wrapper")
 
     def __init__(self, wrapper) -> None:
         self.wrapper = weakref.ref(wrapper)
@@ -74,16 +74,16 @@ class CachedFunction:
     __slots__ = (
         "__dict__",
         "__weakref__",
+        "_class_wide",
         "_func",
+        "_lock",
         "_maxsize",
-        "_typed",
-        "_promote",
         "_options",
+        "_promote",
         "_table",
         "_tally",
-        "_class_wide",
+        "_typed",
         "_warned",
-        "_lock",
     )
 
     def __init__(
@@ -112,7 +112,9 @@ class CachedFunction:
         self._promote = bool(promote_on_set_name)
         # With maxsize=0 nothing is kept, so no option has anything to act on.
         self._options = options if maxsize != 0 else None
-        self._class_wide = options is not None and options.key is not None  # key=: one cache for the class
+        self._class_wide = (
+            options is not None and options.key is not None
+        )  # key=: one cache for the class
         self._tally = Tally(self)
         self._table = self._new_table(None)
         self._warned = None  # classes already warned about (PinningWarning)
@@ -168,7 +170,9 @@ class CachedFunction:
         """Report cache statistics: for a method, summed over every instance."""
         held = []  # released on return: currsize counts live entries only
         o = self._options
-        now = read_clock(o) if o is not None and o.ttl is not None else None  # once, before the walk
+        now = (
+            read_clock(o) if o is not None and o.ttl is not None else None
+        )  # once, before the walk
         with self._lock:
             tally = self._tally
             table = self._table
@@ -245,7 +249,11 @@ class CachedFunction:
             table = self._table
         o = self._options
         if o is not None and o.key is not None:
-            k = o.key(*key_args, **kwargs) if owner is NO_OWNER else o.key(owner, *key_args, **kwargs)
+            k = (
+                o.key(*key_args, **kwargs)
+                if owner is NO_OWNER
+                else o.key(owner, *key_args, **kwargs)
+            )
             key = value_key(k)
         else:
             key = make_key(key_args, kwargs, self._typed)
@@ -295,6 +303,9 @@ class CachedMethod(CachedFunction):
 
 
 # pydantic recognises functools' decorators by their class's module.
-for _cls, _name in ((CachedFunction, "boundcache_CachedFunction"), (CachedMethod, "boundcache_CachedMethod")):
+for _cls, _name in (
+    (CachedFunction, "boundcache_CachedFunction"),
+    (CachedMethod, "boundcache_CachedMethod"),
+):
     _cls.__module__ = "functools"
     _cls.__name__ = _cls.__qualname__ = _name
