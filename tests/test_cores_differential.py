@@ -4,7 +4,7 @@ One hypothesis test drives a function wrapper and a method wrapper of each
 core with the same call sequence (calls on functions and on instances,
 hits, misses, evictions, clears of one instance and of the class, instances
 made and dropped, a fake ``ttl=`` clock moving on, ``max_total=`` across
-instances, ``lock=True``) and requires, after every step, the same results,
+instances, ``key=``, ``lock=True``) and requires, after every step, the same results,
 the same ``cache_info()`` of the function, of every live instance and of the
 class, and the same calls of the underlying functions (so the same eviction
 order).
@@ -32,6 +32,15 @@ _core = pytest.importorskip(
 
 EXAMPLES = int(os.environ.get("BOUNDCACHE_CORES_EXAMPLES", "2000"))
 
+def value_key(*args, **kwargs):
+    """A key= function: the arguments by value, never the owner."""
+    return (tuple(a for a in args if not isinstance(a, Owned)), tuple(kwargs.items()))
+
+
+class Owned:
+    """The base of the test's owner classes."""
+
+
 OPTIONS = st.sampled_from(
     [
         {},
@@ -40,6 +49,8 @@ OPTIONS = st.sampled_from(
         {"ttl": 5.0, "max_total": 4},
         {"lock": True},
         {"ttl": 3.0, "lock": True},
+        {"key": value_key},
+        {"key": value_key, "ttl": 4.0, "lock": True},
     ]
 )
 
@@ -78,7 +89,7 @@ class World:
         method = functools.update_wrapper(
             core.CachedMethod(m, maxsize, typed, True, **opts), m
         )
-        self.cls = type("Owner", (), {"m": method, "__qualname__": "Owner"})
+        self.cls = type("Owner", (Owned,), {"m": method, "__qualname__": "Owner"})
         self.objs = []
         self.labels = 0
 

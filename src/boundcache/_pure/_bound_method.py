@@ -35,7 +35,7 @@ class BoundCachedMethod:
     def cache_info(self):
         """Report this instance's cache statistics."""
         w = self._wrapper
-        if w._class_wide:
+        if w._options is not None and w._options.key is not None:  # the class's cache
             return w.cache_info()
         o = w._options
         now = read_clock(o) if o is not None and o.ttl is not None else None
@@ -49,7 +49,7 @@ class BoundCachedMethod:
     def cache_clear(self):
         """Clear this instance's cache and statistics."""
         w = self._wrapper
-        if w._class_wide:
+        if w._options is not None and w._options.key is not None:  # the class's cache
             return w.cache_clear()
         table = self._own_table()
         if table is None:

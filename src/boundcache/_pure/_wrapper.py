@@ -110,11 +110,10 @@ class CachedFunction:
         self._maxsize = maxsize
         self._typed = bool(typed)
         self._promote = bool(promote_on_set_name)
-        # With maxsize=0 nothing is kept, so no option has anything to act on.
-        self._options = options if maxsize != 0 else None
-        self._class_wide = (
-            options is not None and options.key is not None
-        )  # key=: one cache for the class
+        self._options = options
+        # key=: one cache for the class. With maxsize=0 nothing is kept, so
+        # no option has anything to act on: every call is a miss, as without.
+        self._class_wide = options is not None and options.key is not None and maxsize != 0
         self._tally = Tally(self)
         self._table = self._new_table(None)
         self._warned = None  # classes already warned about (PinningWarning)
@@ -124,7 +123,7 @@ class CachedFunction:
         _wrappers.add(self)
 
     def _new_table(self, tally):
-        if self._options is not None:
+        if self._options is not None and self._maxsize != 0:
             return OptionTable(self._maxsize, self._typed, tally, self._options)
         return new_table(self._maxsize, self._typed, tally)
 
