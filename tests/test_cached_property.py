@@ -8,7 +8,7 @@ import weakref
 import pytest
 
 import boundcache
-from cores import PURE
+from cores import PURE, released
 
 
 class Report:
@@ -138,6 +138,7 @@ def test_slots_values_are_freed_with_the_instance(no_gc):
     s = Slotted()
     r = weakref.ref(s.value)
     del s
+    released()
     assert r() is None
 
 
@@ -380,6 +381,7 @@ def test_subclass_on_a_class_without_dict(slots, no_gc):
     del o.value
     r = weakref.ref(o.value)
     del o
+    released()
     assert r() is None  # the value dies with its owner
     assert Owner.value is prop
 
@@ -421,6 +423,7 @@ def test_subclass_instances_are_collected(no_gc):
 
     prop_ref, owner_ref = make()
     gc.collect()
+    released()
     assert prop_ref() is None and owner_ref() is None
 
 
@@ -493,6 +496,7 @@ def test_property_dict_and_weakref_from_functools():
     assert Slots().value == 1
     del prop, Slots
     gc.collect()
+    released()
     assert r() is None
 
 
@@ -507,6 +511,7 @@ def test_property_in_a_cycle_through_its_dict_is_collected(no_gc):
     del prop, referents
     assert r() is not None
     gc.collect()
+    released()
     assert r() is None
 
 

@@ -19,6 +19,7 @@ import weakref
 import pytest
 
 import boundcache
+from cores import released
 from boundcache._backend import core as _core
 
 
@@ -521,6 +522,7 @@ def test_cached_classmethod_does_not_hide_an_inherited_boundcache_slot(no_gc):
     ref = weakref.ref(Sub)
     del Sub, obj
     gc.collect()
+    released()
     assert ref() is None
 
 

@@ -20,7 +20,7 @@ import weakref
 import pytest
 
 import boundcache
-from cores import recursion_room
+from cores import recursion_room, released
 
 TIMEOUT = 10  # seconds: only ever reached when something is broken
 
@@ -161,6 +161,7 @@ def test_a_flight_left_by_a_failing_hash_does_not_pin_the_instance(no_gc):
             pass
     obj.m.cache_clear()  # the result's cycle through the cache is gone
     del obj
+    released()
     assert wr() is None
 
 
@@ -520,7 +521,9 @@ def test_a_flight_never_keeps_its_instance_alive(outcome, no_gc):
         pass
     obj.m.cache_clear()
     del obj, key
+    released()
     assert wr() is None
+    released()
     assert key_ref() is None  # nor the key, once the entry is gone
 
 
@@ -544,6 +547,7 @@ def test_waiters_never_keep_the_instance_alive(matched, no_gc):
     assert a[1] is b[1]
     del first, second, a, b
     del obj
+    released()
     assert wr() is None
 
 

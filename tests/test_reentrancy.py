@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import boundcache
-from cores import PURE
+from cores import PURE, released
 
 SETTINGS = settings(
     max_examples=80,
@@ -281,6 +281,7 @@ class World:
                 # gc is disabled: a dropped instance is freed as soon as the
                 # call that was running on it (if any) has returned.
                 for slot, wr in self.weak.items():
+                    released()
                     assert wr() is None, f"dropped instance {slot} still alive after {o}"
         return self.trace
 
@@ -563,6 +564,7 @@ def test_eviction_during_reentrant_calls_releases_values(maxsize):
         assert alive_bc == alive_ref
         assert len(alive_bc) == maxsize
         got[2].cache_clear()
+        released()
         assert [w for w in wrs_bc if w() is not None] == []
     finally:
         gc.enable()
@@ -599,6 +601,7 @@ def test_hash_clears_class_cache_and_instance_dies_mid_call():
         assert m.cache_info()[:2] == (0, 1)
         assert A.m.cache_info() == (0, 1, 2, 1)
         del m, r
+        released()
         assert wr() is None
         assert A.m.cache_info() == (0, 1, 2, 0)
     finally:
@@ -638,6 +641,7 @@ def test_eq_deletes_instance_and_clears_through_bound_method():
         # The stored key's __eq__ clears the cache and drops the last outside
         # reference; only the call itself keeps the instance alive.
         assert B.m(refs["b"], Key(2)) == 4
+        released()
         assert wr() is None
         assert B.m.cache_info() == (0, 2, 1, 0)
     finally:

@@ -56,7 +56,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 import boundcache
 from boundcache import cache, cached_property, lru_cache
-from cores import PURE
+from cores import PURE, released
 
 # Rules that reproduce a bug of issue 15 fixed on another branch. The lead
 # empties this set as the fixes are merged; each name is the rule's gate.
@@ -922,12 +922,14 @@ class CacheMachine(RuleBasedStateMachine):
         if family == "SN":
             assert label in SN_DEAD, "instance not freed by reference counting"
         else:
+            released()
             assert wr() is None, "instance not freed by reference counting"
         if family == "SN" and label in self.shared:
             # documented: without __weakref__ a container held elsewhere
             # cannot learn that its owner died
             self.uncertain = True
             values = []
+        released()
         alive = [w() for w in values if w() is not None]
         assert alive == [], f"entries outlived their instance: {alive}"
         self.replay_cb_log()
@@ -1292,6 +1294,7 @@ class CacheMachine(RuleBasedStateMachine):
             b.m(1)
             assert b.m.cache_info().misses == 1, "a copy started with the original's entries"
         del a
+        released()
         assert wr() is None, "the dead owner's entry lives on in the copy"
         for _ in range(rounds):
             c = copy.copy(b)

@@ -16,6 +16,7 @@ except ImportError:  # no PyPy 8.0 wheel of numpy (pyproject.toml, test extra)
     np = None
 
 import boundcache
+from cores import released
 
 
 class Signal:
@@ -57,6 +58,7 @@ def test_numpy_holder_and_its_buffer_freed_by_refcount(no_gc):
     buffers = [weakref.ref(s.samples), weakref.ref(s.window(0, 10)), weakref.ref(s.spectrum)]
     ref = weakref.ref(s)
     del s
+    released()
     assert ref() is None and [b() for b in buffers] == [None, None, None]
     assert Signal.window.cache_info().currsize == 0
 
@@ -142,5 +144,6 @@ def test_exceptions_freed_by_refcount(no_gc):
     error.upper  # noqa: B018
     ref = weakref.ref(error)
     del error
+    released()
     assert ref() is None
     assert LookupFailed.hint.cache_info().currsize == 0
