@@ -188,10 +188,10 @@ def test_weak_table_cannot_be_tampered_with_from_python():
         for o in objs:
             assert o.m(1) == (o.n, 1)
             assert o.m(2) == (o.n, 2)
-        # The C++ core's table cannot be reached (nothing tampered); the pure
-        # core's is a dict, whose foreign values are never used: each owner
-        # starts afresh.
-        assert W.m.cache_info().hits == (5 if tampered == 0 else 0)
+        # The C++ core's table cannot be reached (only this script's own
+        # globals were tampered with); the pure core's is a dict, whose
+        # foreign values are never used: each owner starts afresh.
+        assert W.m.cache_info().hits == (0 if _core.__name__ == "boundcache._pure" else 5)
         print("tampered", tampered)
         print("OK")
         """
