@@ -386,7 +386,8 @@ class World:
             else:
                 self.clear_all()
             assert self.depth == 0
-            released()
+            if self.dropped:
+                released()
             for wr in self.dropped:
                 assert wr() is None, f"dropped instance still alive after {op}"
         # cache_info is only comparable with the call counts when nothing
