@@ -98,7 +98,10 @@ class InstanceCaches(weakref.ref):
 
     def release_contents(self) -> None:
         """Empties the container: statistics to the wrappers' sums first,
-        every table emptied and detached before any reference is released."""
+        then the tables are let go, once the container is empty. Nothing but
+        the container holds them (their wrappers' tallies hold them weakly, a
+        call in progress holds the container), so they die with their
+        entries when this returns."""
         caches, props = self.caches, self.props
         if not caches and not props:
             return
@@ -110,10 +113,7 @@ class InstanceCaches(weakref.ref):
             if wrapper is not None:
                 with wrapper._lock:
                     tally.retire(table)
-                    tally.live.discard(table)
-                    held.append(table.take_all())
-            else:
-                held.append(table.take_all())
+                    held += table.detach()
             del wrapper
         # caches, props and held are released on return.
 

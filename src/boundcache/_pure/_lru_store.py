@@ -93,6 +93,11 @@ class Table:
         self.mutations += 1
         return held
 
+    def detach(self) -> list:
+        """What a table that is let go must undo elsewhere (a max_total
+        table's place in its wrapper's recency list); returns what to release."""
+        return []
+
     def reset_stats(self) -> None:
         self.hits = self.misses = 0
 

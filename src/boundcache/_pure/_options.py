@@ -165,6 +165,10 @@ class OptionTable(Table):
             self.by_id.clear()
         return held
 
+    def detach(self) -> list:
+        # Its entries leave the total at once, as the instance dies.
+        return self.take_all() if self.by_id else []
+
     def discard(self, key, value) -> None:
         entry = self.data.get(key, MISS)
         if entry is not MISS and entry.value is value:
