@@ -13,6 +13,7 @@ from ._core import (
     cached_property as cached_property,
 )
 from ._shared import RedisTier as RedisTier, TierInfo as TierInfo
+from ._storage_hint import PinningWarning as PinningWarning
 from ._core import _CachedClassMethod, _LruCacheDecorator  # pyright: ignore[reportPrivateUsage]  # stub-only helper types
 
 _P = ParamSpec("_P")
@@ -49,6 +50,7 @@ __all__ = [
     "CacheInfo",
     "CachedFunction",
     "CachedMethod",
+    "PinningWarning",
     "audit",
     "cache",
     "cached_property",
