@@ -36,6 +36,7 @@ from contextlib import suppress
 from functools import partial, update_wrapper
 
 from ._backend import core
+from ._pure._bound_method import signature_after_first
 
 CachedMethod = core.CachedMethod
 
@@ -330,10 +331,7 @@ class _AsyncBoundCachedMethod(partial):
 
     @property
     def __signature__(self):
-        import inspect
-
-        sig = inspect.signature(self.func)
-        return sig.replace(parameters=list(sig.parameters.values())[1:])
+        return signature_after_first(self.func)
 
     def __getattr__(self, name):
         # __name__, __qualname__, __wrapped__, ...: the function's, as for a bound method.

@@ -10,6 +10,14 @@ from ._lru_store import CacheInfo
 from ._options import read_clock
 
 
+def signature_after_first(func):
+    """func's signature without its first parameter, as for a bound method."""
+    import inspect
+
+    sig = inspect.signature(func)
+    return sig.replace(parameters=list(sig.parameters.values())[1:])
+
+
 class BoundCachedMethod:
     """A cached method bound to an instance: obj.m."""
 
@@ -79,11 +87,7 @@ class BoundCachedMethod:
 
     @property
     def __signature__(self):
-        """The signature without its first parameter, as for a bound method."""
-        import inspect
-
-        sig = inspect.signature(self._wrapper)
-        return sig.replace(parameters=list(sig.parameters.values())[1:])
+        return signature_after_first(self._wrapper)
 
     # Everything else (__name__, __qualname__, __module__, ...) comes from the
     # wrapper, as a bound method forwards to its function.
