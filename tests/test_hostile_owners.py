@@ -350,7 +350,16 @@ class Result(list):
 # Before 3.12 nothing tells boundcache when such an owner dies: they are
 # refused (docs/methods.md), and the tests below check that refusal there.
 before_312 = sys.version_info < (3, 12)
-needs_312 = pytest.mark.skipif(before_312, reason="refused before 3.12: test_refused_before_312_with_a_value_key_that_works")
+_before_312_skip = pytest.mark.skipif(
+    before_312, reason="refused before 3.12: test_refused_before_312_with_a_value_key_that_works"
+)
+# The dict watcher that keeps such owners' caches per instance is the C++
+# core's: the pure core serves them as functools does (docs/design.md).
+_watched = pytest.mark.c_core("the dict watcher (CPython 3.12+) of owners without weak references")
+
+
+def needs_312(test):
+    return _watched(_before_312_skip(test))
 
 
 class IntOwner(int):
@@ -457,6 +466,7 @@ def test_owner_without_weakrefs_entries_die_with_it(base, no_gc):
     assert Owner.m.cache_info().currsize == 0
 
 
+@pytest.mark.refused_by_the_c_core
 @pytest.mark.skipif(not before_312, reason="3.12+ keeps their caches: the tests above")
 @pytest.mark.parametrize("base", [int, bytes, tuple, "namedtuple"])
 def test_refused_before_312_with_a_value_key_that_works(base, no_gc):
@@ -529,6 +539,7 @@ def test_cached_classmethod_does_not_hide_an_inherited_boundcache_slot(no_gc):
 # ---- item 8: a read-only __boundcache__ property ----
 
 
+@pytest.mark.refused_by_the_c_core
 def test_read_only_boundcache_property_is_refused_with_a_clear_error(no_gc):
     class C:
         @property

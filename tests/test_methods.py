@@ -335,6 +335,7 @@ def test_weak_table_result_referring_back_keeps_instance_alive():
     assert r() is None
 
 
+@pytest.mark.refused_by_the_c_core
 def test_no_storage_at_all_raises_naming_class_and_fix():
     class Bare:
         __slots__ = ("x",)

@@ -244,6 +244,7 @@ def _isolated_api():
 
 
 @pytest.mark.skipif(_isolated_api()[1] is None, reason="no subinterpreter module")
+@pytest.mark.c_core("an interpreter with its own GIL refuses an extension without multi-phase init")
 def test_subinterpreter_module_own_gil_refuses_clearly_else_works():
     name, _ = _isolated_api()
     proc = run_python(

@@ -130,6 +130,7 @@ def _fails_with(cls, *args):
     return str(method_error.value)
 
 
+@pytest.mark.refused_by_the_c_core
 def test_slotted_dataclass_names_weakref_slot():
     message = _fails_with(_dataclass(slots=True), 1)
     if sys.version_info >= (3, 11):
@@ -141,6 +142,7 @@ def test_slotted_dataclass_names_weakref_slot():
     assert fixed(1).scaled(2) == [2] and fixed(1).listed == [1]
 
 
+@pytest.mark.refused_by_the_c_core
 def test_attrs_without_weakref_slot_names_both_fixes():
     message = _fails_with(_attrs(attrs.define, weakref_slot=False), 1)
     assert "attrs class" in message and "weakref_slot=True" in message and "slots=False" in message
@@ -157,6 +159,7 @@ class Point(typing.NamedTuple):
         return [self.x * k]
 
 
+@pytest.mark.refused_by_the_c_core
 def test_named_tuple_names_a_fix_that_works(no_gc):
     with pytest.raises(TypeError) as error:
         Point(1).scaled(2)
@@ -191,6 +194,7 @@ def test_named_tuple_names_a_fix_that_works(no_gc):
     assert Point.scaled.cache_info().currsize == 0
 
 
+@pytest.mark.refused_by_the_c_core
 def test_slotted_subclass_of_int_names_removing_slots():
     class Meters(int):
         __slots__ = ()
@@ -214,6 +218,7 @@ def test_slotted_subclass_of_int_names_removing_slots():
         assert Unslotted(2).doubled() == 4
 
 
+@pytest.mark.refused_by_the_c_core
 def test_plain_slotted_class_message_unchanged():
     class Bare:
         __slots__ = ("x",)

@@ -101,6 +101,7 @@ class Color(enum.IntFlag):
         return f"{self.name}={int(self)}"
 
 
+@pytest.mark.refused_by_the_c_core
 def test_int_flag_members():
     if sys.version_info < (3, 12):
         # int subclass: a __dict__ but no weak references (docs/methods.md)
