@@ -45,11 +45,6 @@ from cores import PURE  # noqa: E402
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "c_core(reason): tests internals of the C++ core only (skipped on the pure core)")
-    config.addinivalue_line(
-        "markers",
-        "refused_by_the_c_core: an owner the C++ core still refuses, which the pure core serves as "
-        "functools does (issue 23; skipped on the pure core until the C++ core does the same)",
-    )
 
 
 def pytest_collection_modifyitems(config, items):
@@ -59,7 +54,3 @@ def pytest_collection_modifyitems(config, items):
         mark = item.get_closest_marker("c_core")
         if mark is not None:
             item.add_marker(pytest.mark.skip(reason="C++ core internals: " + (mark.args[0] if mark.args else "")))
-        elif item.get_closest_marker("refused_by_the_c_core") is not None:
-            item.add_marker(
-                pytest.mark.skip(reason="issue 23: the pure core serves this owner as functools does; the C++ core refuses")
-            )

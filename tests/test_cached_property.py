@@ -621,3 +621,75 @@ def test_slotted_property_shares_the_container_with_method_caches(slots):
     assert b.m.cache_info() == (1, 1, 128, 1)
     del b.p
     assert b.m(1) is first
+
+
+# ---- one object in a __dict__ class and a __slots__ class (contract 4, issue 23 item 6) ----
+
+
+def _both_kinds(prop, slots_first=False):
+    """A __dict__ class and a __slots__ class holding `prop` under one name,
+    made in the given order."""
+
+    def with_dict():
+        class WithDict:
+            x = prop
+
+        return WithDict
+
+    def with_slots():
+        class WithSlots:
+            __slots__ = ("__weakref__",)
+            x = prop
+
+        return WithSlots
+
+    if slots_first:
+        slotted = with_slots()
+        return with_dict(), slotted
+    return with_dict(), with_slots()
+
+
+@pytest.mark.parametrize("slots_first", [False, True])
+def test_one_object_in_a_dict_class_and_a_slots_class_behaves_in_each_as_alone(slots_first):
+    calls = []
+
+    def compute(self):
+        calls.append(type(self).__name__)
+        return [len(calls)]
+
+    prop = boundcache.cached_property(compute)
+    WithDict, WithSlots = _both_kinds(prop, slots_first)
+    # The class made first holds the object itself.
+    assert (WithSlots if slots_first else WithDict).__dict__["x"] is prop
+    # In the __dict__ class: stored in vars(a), as functools.cached_property does.
+    a = WithDict()
+    first = a.x
+    assert vars(a)["x"] is first and a.x is first
+    vars(a)["x"] = [42]
+    assert a.x == [42]  # the instance dict wins: a non-data descriptor there
+    a.x = [7]
+    assert vars(a)["x"] == [7] and a.x == [7]
+    del a.x
+    assert a.x == [len(calls)] and vars(a)["x"] is a.x
+    # In the __slots__ class: kept in its container, assignable and deletable.
+    b = WithSlots()
+    value = b.x
+    assert b.x is value
+    b.x = [9]
+    assert b.x == [9]
+    del b.x
+    assert b.x is not value
+    assert calls.count("WithSlots") == 2 and calls.count("WithDict") == 2
+    assert WithDict.__dict__["x"].attrname == WithSlots.__dict__["x"].attrname == "x"
+
+
+def test_a_subclass_object_in_both_kinds_keeps_its_own_state():
+    prop = Counting(lambda self: [1], label="shared")
+    WithDict, WithSlots = _both_kinds(prop)
+    twin = WithSlots.__dict__["x"]
+    assert twin is not prop and isinstance(twin, Counting) and twin.label == "shared"
+    d, s = WithDict(), WithSlots()
+    assert d.x == [1] and vars(d)["x"] == [1]
+    assert s.x == [1]
+    s.x = [5]
+    assert s.x == [5] and d.x == [1]

@@ -348,18 +348,9 @@ class Result(list):
 
 
 # Before 3.12 nothing tells boundcache when such an owner dies: they are
-# refused (docs/methods.md), and the tests below check that refusal there.
+# served as functools (docs/methods.md), which test_served_as_functools_before_312 checks.
 before_312 = sys.version_info < (3, 12)
-_before_312_skip = pytest.mark.skipif(
-    before_312, reason="refused before 3.12: test_refused_before_312_with_a_value_key_that_works"
-)
-# The dict watcher that keeps such owners' caches per instance is the C++
-# core's: the pure core serves them as functools does (docs/design.md).
-_watched = pytest.mark.c_core("the dict watcher (CPython 3.12+) of owners without weak references")
-
-
-def needs_312(test):
-    return _watched(_before_312_skip(test))
+needs_312 = pytest.mark.skipif(before_312, reason="served as functools before 3.12: test_served_as_functools_before_312")
 
 
 class IntOwner(int):
@@ -466,36 +457,30 @@ def test_owner_without_weakrefs_entries_die_with_it(base, no_gc):
     assert Owner.m.cache_info().currsize == 0
 
 
-@pytest.mark.refused_by_the_c_core
 @pytest.mark.skipif(not before_312, reason="3.12+ keeps their caches: the tests above")
 @pytest.mark.parametrize("base", [int, bytes, tuple, "namedtuple"])
-def test_refused_before_312_with_a_value_key_that_works(base, no_gc):
+def test_served_as_functools_before_312(base, no_gc):
+    # No death signal before 3.12: served as functools serves them (contract
+    # 3.5), keyed by value, equal values sharing, nothing in their __dict__.
     if base == "namedtuple":
         import collections
 
         base = collections.namedtuple("P", "x")
-    value = "tuple" if issubclass(base, tuple) else base.__name__
 
     class Owner(base):
         @boundcache.lru_cache
         def m(self):
             return Result([1])
 
-    a = Owner((1,)) if base is tuple else Owner(1) if hasattr(base, "_fields") else Owner()
-    with pytest.raises(TypeError, match=r"before Python 3\.12") as error:
-        a.m()
-    advice = f"key=lambda self, *args: (type(self), {value}(self), *args)"
-    assert advice in str(error.value)
-    assert "__boundcache__" not in vars(a)
+    def make():
+        return Owner((1,)) if base is tuple else Owner(1) if hasattr(base, "_fields") else Owner()
 
-    # The advice, as written, caches by value and keeps no instance alive.
-    namespace = {"Result": Result}
-    exec("def n(self, k):\n    return Result([k])", namespace)
-    Owner.n = boundcache.lru_cache(key=eval(advice[len("key="):], namespace))(namespace["n"])
-    refs = sys.getrefcount(a)
-    first = a.n(3)
-    assert a.n(3) is first and copy.copy(a).n(3) is first
-    assert sys.getrefcount(a) == refs
+    a = make()
+    first = a.m()
+    assert a.m() is first and make().m() is first
+    assert "__boundcache__" not in vars(a)
+    assert [key for key, _ in Owner.m._entries()] == [(a,)]
+    assert Owner.m.cache_info() == a.m.cache_info() == (2, 1, 128, 1)
 
 
 # ---- item 6: a cached classmethod under an inherited __boundcache__ slot ----
@@ -539,18 +524,27 @@ def test_cached_classmethod_does_not_hide_an_inherited_boundcache_slot(no_gc):
 # ---- item 8: a read-only __boundcache__ property ----
 
 
-@pytest.mark.refused_by_the_c_core
-def test_read_only_boundcache_property_is_refused_with_a_clear_error(no_gc):
+def test_read_only_boundcache_property_serves_as_functools_with_a_clear_warning(no_gc):
+    # The property is never asked to store anything: the class keeps the
+    # name, and its instances are served as functools (contract 3.5).
+    stored = []
+
     class C:
         @property
         def __boundcache__(self):
             return None
+
+        @__boundcache__.setter
+        def __boundcache__(self, value):
+            stored.append(value)
 
         @boundcache.lru_cache
         def m(self, x):
             return [x]
 
     before = len(_core._weak_table_containers())
-    with pytest.raises(TypeError, match=r"__boundcache__ is a property.*Rename"):
-        C().m(1)
+    c = C()
+    with pytest.warns(boundcache.PinningWarning, match=r"__boundcache__ is a property.*Rename"):
+        first = c.m(1)
+    assert c.m(1) is first and stored == []
     assert len(_core._weak_table_containers()) == before

@@ -335,18 +335,19 @@ def test_weak_table_result_referring_back_keeps_instance_alive():
     assert r() is None
 
 
-@pytest.mark.refused_by_the_c_core
-def test_no_storage_at_all_raises_naming_class_and_fix():
+def test_no_storage_at_all_is_served_as_functools_with_a_warning():
+    # tests/test_served_as_functools.py has the rest of contract 3.5's last point.
     class Bare:
         __slots__ = ("x",)
 
         @boundcache.lru_cache
         def m(self):
-            return 1
+            return [1]
 
-    with pytest.raises(TypeError, match=r"Bare.*__boundcache__.*__weakref__.*__slots__"):
-        Bare().m()
-    assert Bare.m.cache_info() == (0, 0, 128, 0)
+    b = Bare()
+    with pytest.warns(boundcache.PinningWarning, match=r"Bare.*__boundcache__.*__weakref__.*__slots__"):
+        first = b.m()
+    assert b.m() is first and Bare.m.cache_info() == (1, 1, 128, 1)
 
 
 # -- 6. per-instance and per-class views -----------------------------------------

@@ -66,35 +66,48 @@ static MethodCache* own_cache(BoundCachedMethodObject* b, Ref& holder) {
 // key=: the cache is the class's own, and obj.m reports and clears that one.
 static bool class_wide(BoundCachedMethodObject* b) { return b->wrapper->options && b->wrapper->options->key; }
 
+// The table obj.m reports: the instance's own cache, or for an owner served
+// as functools the wrapper's one table, as functools' obj.m reports it.
+// NULL without an exception if the instance has no cache yet.
+static Table* own_table(BoundCachedMethodObject* b, Ref& holder) {
+    if (MethodCache* mc = own_cache(b, holder)) return &mc->table;
+    if (PyErr_Occurred() || !served_as_functools(b->self)) return nullptr;
+    return &b->wrapper->table;  // b holds the wrapper
+}
+
 static PyObject* bound_cache_info(PyObject* self, PyObject*) {
     auto* b = (BoundCachedMethodObject*)self;
     if (class_wide(b)) return PyObject_CallMethod((PyObject*)b->wrapper, "cache_info", nullptr);
     Ref holder;
-    MethodCache* mc = own_cache(b, holder);
-    if (!mc && PyErr_Occurred()) return nullptr;
-    if (!mc) return make_cache_info(0, 0, b->wrapper->maxsize, 0);
+    Table* t = own_table(b, holder);
+    if (!t) return PyErr_Occurred() ? nullptr : make_cache_info(0, 0, b->wrapper->maxsize, 0);
     if (Options* o = b->wrapper->options; o && o->has_ttl) {
         double now;  // ttl=: currsize counts live entries only
         if (!read_clock(o, now)) return nullptr;
-        mc = own_cache(b, holder);  // the timer may have cleared or replaced it
-        if (!mc) return PyErr_Occurred() ? nullptr : make_cache_info(0, 0, b->wrapper->maxsize, 0);
+        t = own_table(b, holder);  // the timer may have cleared or replaced it
+        if (!t) return PyErr_Occurred() ? nullptr : make_cache_info(0, 0, b->wrapper->maxsize, 0);
         Graveyard graveyard;
-        purge_expired(b->wrapper, mc->table, now, graveyard);
+        purge_expired(b->wrapper, *t, now, graveyard);
     }
-    return make_cache_info(mc->table.hits(), mc->table.misses(), b->wrapper->maxsize, mc->table.size());
+    return make_cache_info(t->hits(), t->misses(), b->wrapper->maxsize, t->size());
 }
 
 static PyObject* bound_cache_clear(PyObject* self, PyObject*) {
     auto* b = (BoundCachedMethodObject*)self;
     if (class_wide(b)) return PyObject_CallMethod((PyObject*)b->wrapper, "cache_clear", nullptr);
     Ref holder;
-    MethodCache* mc = own_cache(b, holder);
-    if (!mc && PyErr_Occurred()) return nullptr;
-    if (mc) {
+    Graveyard graveyard;  // released last, once the table is empty
+    if (MethodCache* mc = own_cache(b, holder)) {
         retire_method_cache(mc);  // the per-class sums keep counting them
-        Graveyard graveyard;
         mc->table.take_all(graveyard);
+    } else if (PyErr_Occurred()) {
+        return nullptr;
+    } else if (served_as_functools(b->self)) {
+        // functools' obj.m.cache_clear(): the one cache, statistics included.
+        b->wrapper->table.take_all(graveyard);
+        b->wrapper->table.reset_stats();
     }
+    graveyard.release();
     Py_RETURN_NONE;
 }
 

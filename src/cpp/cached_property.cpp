@@ -351,11 +351,63 @@ static bool become_slotted(PyObject* self) {
     Ref attr(PyUnicode_FromString("__class__"));
     return attr && PyObject_GenericSetAttr(self, attr.get(), slotted.get()) == 0;
 }
+#if PY_VERSION_HEX >= 0x030C0000
+constexpr int object_ex_member = Py_T_OBJECT_EX;
+constexpr int readonly_member = Py_READONLY;
+#else
+constexpr int object_ex_member = T_OBJECT_EX;
+constexpr int readonly_member = READONLY;
+#endif
+
+// The type a twin of `self` of the other kind takes: for a slotted twin the
+// slotted variant of self's type; for a plain one, the nearest class in
+// self's MRO that is not slotted and has its layout. NULL without an
+// exception if there is none (a class deriving from the slotted type alone).
+static PyObject* twin_type(PyObject* self, bool slotted) {
+    PyTypeObject* tp = Py_TYPE(self);
+    if (slotted) return tp == CachedProperty_Type ? Py_NewRef((PyObject*)SlottedCachedProperty_Type) : slotted_subclass(tp);
+    PyObject* mro = tp->tp_mro;
+    for (Py_ssize_t i = 0; mro && i < PyTuple_GET_SIZE(mro); i++) {
+        auto* t = (PyTypeObject*)PyTuple_GET_ITEM(mro, i);
+        if (PyType_IsSubtype(t, CachedProperty_Type) && !PyType_IsSubtype(t, SlottedCachedProperty_Type) &&
+            t->tp_basicsize == tp->tp_basicsize)
+            return Py_NewRef((PyObject*)t);
+    }
+    return nullptr;
+}
+
+// A copy of `self` of the other kind, for a class that needs that kind while
+// `self` already serves a class of the first (contract 4: one object placed
+// in a __dict__ class and in a __slots__ class behaves in each as it would
+// alone). Its object members (func, attrname, a subclass's __slots__) and
+// its __dict__ (__doc__, __module__) are copied; the types share a layout.
+static PyObject* make_twin(PyObject* self, bool slotted) {
+    Ref type(twin_type(self, slotted));
+    if (!type) return nullptr;
+    auto* tp = (PyTypeObject*)type.get();
+    Ref twin(tp->tp_alloc(tp, 0));
+    if (!twin) return nullptr;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(tp->tp_mro); i++) {
+        auto* t = (PyTypeObject*)PyTuple_GET_ITEM(tp->tp_mro, i);
+        for (PyMemberDef* m = t->tp_members; m && m->name; m++) {
+            if (m->type != object_ex_member || (m->flags & readonly_member)) continue;
+            auto* from = (PyObject**)((char*)self + m->offset);
+            auto* to = (PyObject**)((char*)twin.get() + m->offset);
+            Py_XSETREF(*to, Py_XNewRef(*from));
+        }
+    }
+    Ref dict(PyObject_GenericGetDict(self, nullptr));
+    Ref copy(dict ? PyDict_Copy(dict.get()) : nullptr);
+    if (!copy || PyObject_GenericSetDict(twin.get(), copy.get(), nullptr) < 0) return nullptr;
+    return twin.release();
+}
+
 static PyObject* property_set_name(PyObject* self, PyObject* args) {
     PyObject *owner, *name;
     if (!PyArg_ParseTuple(args, "OO:__set_name__", &owner, &name)) return nullptr;
     CachedPropertyFields* p = fields(self);
-    if (p->attrname) {
+    bool named = p->attrname != nullptr;
+    if (named) {
         int same = PyObject_RichCompareBool(name, p->attrname, Py_EQ);
         if (same < 0) return nullptr;
         if (!same) {
@@ -365,17 +417,39 @@ static PyObject* property_set_name(PyObject* self, PyObject* args) {
             return nullptr;
         }
     }
-    bool slotted = is_slotted(self) || (PyType_Check(owner) && !type_has_dict((PyTypeObject*)owner));
+    bool needs_slotted = PyType_Check(owner) && !type_has_dict((PyTypeObject*)owner);
     // The slotted variant files values by name, compared as str (no user
     // code in that comparison); an instance __dict__ would take any key.
-    if (slotted && !PyUnicode_Check(name)) {
+    if ((needs_slotted || is_slotted(self)) && !PyUnicode_Check(name)) {
         PyErr_Format(PyExc_TypeError,
                      "cached_property on a class without __dict__ needs a str attribute name, not %.100s",
                      Py_TYPE(name)->tp_name);
         return nullptr;
     }
-    if (!p->attrname) p->attrname = Py_NewRef(name);
-    if (slotted && !is_slotted(self) && !become_slotted(self)) return nullptr;
+    if (needs_slotted == is_slotted(self)) {
+        if (!named) p->attrname = Py_NewRef(name);
+        Py_RETURN_NONE;
+    }
+    if (!named && needs_slotted) {
+        // Its first class: it becomes what that class needs.
+        p->attrname = Py_NewRef(name);
+        if (!become_slotted(self)) return nullptr;
+        Py_RETURN_NONE;
+    }
+    // It already serves a class of the other kind, whose instances must keep
+    // finding it as it is: this class gets a twin of the kind it needs,
+    // through type's own setattro (no metaclass __setattr__). type_new calls
+    // __set_name__ over a copy of the namespace, so replacing the entry is
+    // safe there. A class deriving from the slotted type alone has no plain
+    // twin: it stays shared, as before.
+    Ref twin(make_twin(self, needs_slotted));
+    if (!twin) {
+        if (PyErr_Occurred()) return nullptr;
+        if (!named) p->attrname = Py_NewRef(name);
+        Py_RETURN_NONE;
+    }
+    if (!named) Py_XSETREF(fields(twin.get())->attrname, Py_NewRef(name));
+    if (PyType_Type.tp_setattro(owner, name, twin.get()) < 0) return nullptr;
     Py_RETURN_NONE;
 }
 
@@ -423,11 +497,6 @@ static PyGetSetDef property_getset[] = {
     {nullptr, nullptr, nullptr, nullptr, nullptr},
 };
 
-#if PY_VERSION_HEX >= 0x030C0000
-constexpr int object_ex_member = Py_T_OBJECT_EX;
-#else
-constexpr int object_ex_member = T_OBJECT_EX;
-#endif
 
 // func and attrname as members, for subtype_dealloc/traverse/clear alone:
 // their descriptors are taken out of the namespace once the type is made,

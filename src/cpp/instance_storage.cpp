@@ -24,8 +24,9 @@ static void init_fields(InstanceCachesObject* c, void* owner) {
     c->caches = nullptr;
     c->n_props = c->cap_props = 0;
     c->props = nullptr;
-    c->owner_dict = nullptr;
     c->linked = false;
+    c->ticketed = false;
+    c->held_by_ticket = false;
 }
 
 // A container for `owner`, or for nobody (owner NULL: unpickled or copied).
@@ -463,31 +464,70 @@ PyObject* find_in_weak_table(PyObject* owner) {
     return Py_NewRef(c);
 }
 
-// The fix the message names depends on what made the class (a dataclass,
+// The fix a message names depends on what made the class (a dataclass,
 // attrs, a named tuple): boundcache._storage_hint words it. A rare error
 // path, so Python is fine here; if the helper fails, a generic message.
-PyObject* storage_hint(PyTypeObject* tp, const char* hint_name) {
+PyObject* storage_hint(PyTypeObject* tp) {
     Ref hint(PyImport_ImportModule("boundcache._storage_hint"));
-    Ref msg(hint ? PyObject_CallMethod(hint.get(), hint_name, "O", (PyObject*)tp) : nullptr);
+    Ref msg(hint ? PyObject_CallMethod(hint.get(), "no_storage_message", "O", (PyObject*)tp) : nullptr);
     if (msg && PyUnicode_Check(msg.get())) return msg.release();
     PyErr_Clear();
     return PyUnicode_FromFormat(
-        "boundcache cannot cache methods of %.200s instances: they have no __dict__, no "
-        "'__boundcache__' slot and no '__weakref__' slot. Add '__boundcache__' (or "
-        "'__weakref__') to %.200s.__slots__.",
-        tp->tp_name, tp->tp_name);
+        "They have no __dict__, no '__boundcache__' slot and no '__weakref__' slot. Add '__boundcache__' "
+        "(or '__weakref__') to %.200s.__slots__.",
+        tp->tp_name);
 }
 
-static PyObject* no_storage_error(PyObject* owner, const char* hint_name = "no_storage_message") {
-    Ref msg(storage_hint(Py_TYPE(owner), hint_name));
+static PyObject* no_storage_error(PyObject* owner) {
+    Ref msg(storage_hint(Py_TYPE(owner)));
     if (msg) PyErr_SetObject(PyExc_TypeError, msg.get());
     return nullptr;
 }
 
+// Whether `classes` (a list of weak references to classes, or NULL) names `tp`.
+static bool names_class(PyObject* classes, PyTypeObject* tp) {
+    for (Py_ssize_t i = 0; classes && i < PyList_GET_SIZE(classes); i++)
+        if (((PyWeakReference*)PyList_GET_ITEM(classes, i))->wr_object == (PyObject*)tp) return true;
+    return false;
+}
+
+// Adds `tp` to `*classes` (made if NULL), dropping the classes that died.
+static bool remember_class(PyObject** classes, PyTypeObject* tp) {
+    Ref alive(PyList_New(0));
+    Ref ref(alive ? PyWeakref_NewRef((PyObject*)tp, nullptr) : nullptr);
+    if (!ref || PyList_Append(alive.get(), ref.get()) < 0) return false;
+    for (Py_ssize_t i = 0; *classes && i < PyList_GET_SIZE(*classes); i++) {
+        PyObject* r = PyList_GET_ITEM(*classes, i);
+        if (((PyWeakReference*)r)->wr_object != Py_None && PyList_Append(alive.get(), r) < 0) return false;
+    }
+    Py_XSETREF(*classes, alive.release());
+    return true;
+}
+
+// Owners hashed by value (named tuples, classes defining __hash__, int and
+// str subclasses) are rightly cached by value: no warning. Unhashable ones
+// get functools' own TypeError from the key. Only object.__hash__ is the
+// trap: each instance is an entry of its own, alive as long as its entry.
+bool note_functools_owner(CachedFunctionObject* w, PyObject* owner) {
+    PyTypeObject* tp = Py_TYPE(owner);
+    if (tp->tp_hash != PyBaseObject_Type.tp_hash || names_class(w->pinning_warned, tp)) return true;
+    // The first such call of this wrapper for this class; Python words the
+    // message in the class's own terms. The warning may run any code
+    // (filters, showwarning): the caller holds the wrapper and the owner.
+    Ref hint(PyImport_ImportModule("boundcache._storage_hint"));
+    Ref category(hint ? PyObject_GetAttrString(hint.get(), "PinningWarning") : nullptr);
+    Ref msg(category ? PyObject_CallMethod(hint.get(), "pinning_message", "OO", (PyObject*)tp, (PyObject*)w) : nullptr);
+    const char* text = msg ? PyUnicode_AsUTF8(msg.get()) : nullptr;
+    if (!text || PyErr_WarnEx(category.get(), text, 1) < 0) return false;
+    // Recorded once given, so that an error filter refuses every such call.
+    return remember_class(&w->pinning_warned, tp);
+}
+
 // The container is already a weak reference to the owner, whose callback
-// (owner_died) removes it from the table.
+// (owner_died) removes it from the table. An owner without weak references
+// has nowhere left: NULL without an exception (served as functools).
 static PyObject* attach_weakly(PyObject* owner, InstanceCachesObject* c) {
-    if (!PyType_SUPPORTS_WEAKREFS(Py_TYPE(owner))) return no_storage_error(owner);
+    if (!PyType_SUPPORTS_WEAKREFS(Py_TYPE(owner))) return nullptr;
     PyObject* replaced;
     if (weak_table.put(owner, (PyObject*)c, &replaced) < 0) return nullptr;
     c->in_weak_table = true;
@@ -530,31 +570,38 @@ static int attach_directly(PyObject* owner, PyObject* c) {
     return -1;
 }
 
-// ---- owners with a __dict__ but no weak references ----
+// ---- owners with a __dict__ but no weak references (3.12+) ----
 //
-// copy.copy(owner) copies its __dict__ shallowly, container included, and no
-// weakref callback says when such an owner dies. The container records the
-// owner's dict (owner_dict) besides its address: a copy has a dict of its
-// own, so its lookups ignore the shared container and attach a fresh one.
-// From 3.12 a dict watcher also learns when that dict dies (with its owner,
-// or replaced by `owner.__dict__ = ...`) or stops holding the container:
-// the container is then marked dead (owner and owner_dict NULL), and on the
-// dict's death emptied, so the entries die with their owner even while a
-// copy still holds the container, and no dict later allocated at the same
-// address can match. Before 3.12 there is no such signal (docs/design.md,
-// "Teardown and callbacks", says what remains).
+// copy.copy(owner) copies its __dict__ shallowly, ticket included, and no
+// weakref callback says when such an owner dies. Its class's finalizer
+// does (ticket_owner_finalize, below), and a dict watcher learns when the
+// owner's dict dies (with its owner, or replaced by `owner.__dict__ = ...`)
+// or stops holding the ticket: the container is then nobody's, and emptied
+// unless a call is using it, so the entries die with their owner even while
+// a copy still holds the ticket. The ticket records the owner's dict, class
+// and value besides its address (CachesTicketObject): a copy has a dict of
+// its own. Before 3.12, or where no watcher or hook can be had, such owners
+// are served as functools (served_as_functools).
 
 // The ticket (CachesTicketObject, objects.hpp). User code reaches it through
 // vars(owner) and the GC; it can only pickle, copy or print it.
 static int ticket_traverse(PyObject* self, visitproc visit, void* arg) {
-    Py_VISIT(((CachesTicketObject*)self)->caches);
+    auto* t = (CachesTicketObject*)self;
+    Py_VISIT(t->caches);
+    Py_VISIT(t->owner_type);
+    Py_VISIT(t->owner_value);
     return 0;
 }
 
 // Runs user code when the container dies with it (its entries' finalizers);
 // by then the ticket is emptied, and when dying untracked with refcount 0.
 static int ticket_clear(PyObject* self) {
-    Py_CLEAR(((CachesTicketObject*)self)->caches);
+    auto* t = (CachesTicketObject*)self;
+    t->owner_dict = nullptr;
+    if (t->caches) ((InstanceCachesObject*)t->caches)->held_by_ticket = false;
+    Py_CLEAR(t->caches);
+    Py_CLEAR(t->owner_type);
+    Py_CLEAR(t->owner_value);
     return 0;
 }
 
@@ -602,58 +649,183 @@ void init_caches_ticket_type() {
     t.tp_methods = ticket_methods;
 }
 
-static PyObject* new_ticket(PyObject* caches) {
+// Raised when a class's finalizer is hooked again (see ticket_owner_finalize):
+// tickets made before then are retired.
+static uint64_t ticket_epoch = 1;
+static PyObject* hooked_classes;  // weak references to every class hooked so far
+
+// An exact copy of the builtin value an instance of `tp` carries (its int,
+// str, bytes or tuple part), made without running user code; NULL without
+// an exception if `tp` derives from none of them.
+[[maybe_unused]] static PyObject* builtin_value(PyObject* owner) {
+    if (PyLong_Check(owner)) return PyLong_Type.tp_as_number->nb_int(owner);  // int(owner), not __int__
+    if (PyUnicode_Check(owner)) return PyUnicode_Substring(owner, 0, PyUnicode_GET_LENGTH(owner));
+    if (PyBytes_Check(owner)) return PyBytes_FromStringAndSize(PyBytes_AS_STRING(owner), PyBytes_GET_SIZE(owner));
+    if (PyTuple_Check(owner)) return PyTuple_GetSlice(owner, 0, PyTuple_GET_SIZE(owner));
+    return nullptr;
+}
+
+[[maybe_unused]] static bool has_builtin_value(PyTypeObject* tp) {
+    return PyType_FastSubclass(tp, Py_TPFLAGS_LONG_SUBCLASS | Py_TPFLAGS_UNICODE_SUBCLASS |
+                                       Py_TPFLAGS_BYTES_SUBCLASS | Py_TPFLAGS_TUPLE_SUBCLASS);
+}
+
+// Whether `owner` carries the value `copy` was made from. Compares the
+// builtin parts only (digits, characters, bytes, the items' identities):
+// no __eq__ runs. `copy` is an exact int, str, bytes or tuple.
+static bool same_builtin_value(PyObject* owner, PyObject* copy) {
+    if (PyLong_CheckExact(copy)) {
+        if (!PyLong_Check(owner)) return false;
+        Ref eq(PyLong_Type.tp_richcompare(owner, copy, Py_EQ));
+        PyErr_Clear();  // cannot fail for two ints
+        return eq.get() == Py_True;
+    }
+    if (PyUnicode_CheckExact(copy)) return PyUnicode_Check(owner) && PyUnicode_Compare(owner, copy) == 0;
+    if (PyBytes_CheckExact(copy)) {
+        Py_ssize_t n = PyBytes_GET_SIZE(copy);
+        return PyBytes_Check(owner) && PyBytes_GET_SIZE(owner) == n &&
+               memcmp(PyBytes_AS_STRING(owner), PyBytes_AS_STRING(copy), (size_t)n) == 0;
+    }
+    if (!PyTuple_Check(owner) || PyTuple_GET_SIZE(owner) != PyTuple_GET_SIZE(copy)) return false;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(copy); i++)
+        if (PyTuple_GET_ITEM(owner, i) != PyTuple_GET_ITEM(copy, i)) return false;
+    return true;
+}
+
+static PyObject* new_ticket(PyObject* caches, PyObject* owner, PyObject* dict) {
+    Ref value(builtin_value(owner));
+    if (!value) return nullptr;
     auto* t = PyObject_GC_New(CachesTicketObject, &CachesTicket_Type);
     if (!t) return nullptr;
     t->caches = Py_NewRef(caches);
+    t->owner_dict = dict;
+    t->owner_type = Py_NewRef((PyObject*)Py_TYPE(owner));
+    t->owner_value = value.release();
+    t->epoch = ticket_epoch;
+    ((InstanceCachesObject*)caches)->ticketed = true;
+    ((InstanceCachesObject*)caches)->held_by_ticket = true;
     PyObject_GC_Track(t);
     return (PyObject*)t;
 }
 
-// Marks a container as nobody's: no lookup will use it again. Its entries
-// stay until it dies (it may be in use by a call in progress).
-static void disown(InstanceCachesObject* c) {
-    c->owner = nullptr;
-    c->owner_dict = nullptr;
+// Marks a ticket's container as nobody's: no lookup will use it again. Its
+// entries stay until it dies (it may be in use by a call in progress).
+static void disown(CachesTicketObject* t) {
+    if (t->caches) ((InstanceCachesObject*)t->caches)->owner = nullptr;
+    t->owner_dict = nullptr;
+}
+
+// Disowns the ticket's container and, unless a call in progress holds it,
+// releases its entries now: no lookup can reach them again, though the
+// ticket may live on in a copy's dict. Runs user code (finalizers), which
+// finds the container empty and nobody's; an exception being raised (this
+// may run in a dealloc) is kept.
+static void retire(CachesTicketObject* t) {
+    auto* c = (InstanceCachesObject*)t->caches;
+    disown(t);
+    if (c && Py_REFCNT((PyObject*)c) == 1) {
+        Ref keep = Ref::borrow((PyObject*)c);
+        release_retired(c);
+    }
+}
+
+void release_retired(InstanceCachesObject* c) {
+    PyObject *type, *value, *tb;  // a call may be returning an exception through CallHold
+    PyErr_Fetch(&type, &value, &tb);
+    release_contents(c);
+    PyErr_Restore(type, value, tb);
+}
+
+static bool is_boundcache_key(PyObject* k) {
+    return k == g.str_boundcache || (PyUnicode_CheckExact(k) && PyUnicode_Compare(k, g.str_boundcache) == 0);
+}
+
+// The ticket in `dict` under "__boundcache__" that records `dict` as its
+// owner's dict, found without running code (no __eq__ of other keys).
+static CachesTicketObject* ticket_recording(PyObject* dict) {
+    Py_ssize_t pos = 0;
+    PyObject *k, *v;
+    while (PyDict_Next(dict, &pos, &k, &v)) {
+        if (!is_boundcache_key(k)) continue;
+        auto* t = Py_IS_TYPE(v, &CachesTicket_Type) ? (CachesTicketObject*)v : nullptr;
+        return t && t->caches && t->owner_dict == dict ? t : nullptr;
+    }
+    return nullptr;
+}
+
+// ---- the death of an owner without weak references ----
+//
+// Its dict can outlive it (kept by someone, then given to a new object at
+// the owner's address), so the dict watcher alone cannot tell when it died.
+// Its class's finalizer can: when a ticket is first made for an instance of
+// a class, that class's tp_finalize becomes ticket_owner_finalize, which
+// runs the class's own __del__ as CPython would and then disowns the dying
+// owner's container and releases its entries. A class whose finalizer is
+// replaced later (__del__ assigned or deleted) may lose deaths meanwhile:
+// lookups through it distrust every ticket until it is hooked again, and
+// hooking a class again starts a new epoch that retires every older ticket.
+// (subtype_dealloc calls tp_finalize itself; tp_dealloc cannot be hooked
+// so, since subtype_dealloc walks the bases by comparing their tp_dealloc.)
+
+static void ticket_owner_finalize(PyObject* self) {
+    g.slot_finalize(self);  // the class's __del__, if any, looked up as CPython does
+    // Resurrected by __del__, the owner simply starts afresh.
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyObject** dictptr = _PyObject_GetDictPtr(self);
+    PyObject* dict = dictptr ? *dictptr : nullptr;
+    if (!dict) PyErr_Clear();
+    CachesTicketObject* t = dict ? ticket_recording(dict) : nullptr;
+    if (t && ((InstanceCachesObject*)t->caches)->owner == self) retire(t);  // even if the dict lives on
+    PyErr_Restore(type, value, tb);
+}
+
+// Whether instances of `tp` can keep tickets as far as their finalizer goes:
+// a class defined in Python, with no finalizer or CPython's for __del__.
+[[maybe_unused]] static bool finalizer_hookable(PyTypeObject* tp) {
+    destructor f = tp->tp_finalize;
+    return (tp->tp_flags & Py_TPFLAGS_HEAPTYPE) &&
+           (!f || f == g.slot_finalize || f == ticket_owner_finalize);
+}
+
+static bool hook_finalizer(PyTypeObject* tp) {
+    if (tp->tp_finalize == ticket_owner_finalize && names_class(hooked_classes, tp)) return true;
+    // Hooked before, then replaced: deaths may have gone unseen since.
+    if (names_class(hooked_classes, tp)) {
+        ticket_epoch++;
+    } else if (!remember_class(&hooked_classes, tp)) {
+        return false;
+    }
+    tp->tp_finalize = ticket_owner_finalize;
+    return true;
 }
 
 PyObject* caches_from_ticket(PyObject* ticket, PyObject* owner) {
     // First, as it may allocate: the caller holds the ticket meanwhile.
     PyObject* dict = owner_dict_of(owner);
-    auto* c = (InstanceCachesObject*)((CachesTicketObject*)ticket)->caches;
+    auto* t = (CachesTicketObject*)ticket;
+    auto* c = (InstanceCachesObject*)t->caches;
     if (!c || c->owner != owner) return nullptr;
     // The dict it was found in holds the ticket once, the caller once. Any
     // other holder is a shallow copy's dict (or user code): this owner and
     // the copy cannot be told apart for sure (the copy may sit at the
     // address of this container's dead owner, its dict at that of the dead
     // owner's dict), so the container is nobody's from now on, and whoever
-    // looked starts afresh. The same if the dict is not the recorded one.
-    if (Py_REFCNT(ticket) != 2 || c->owner_dict != dict) {
-        disown(c);
+    // looked starts afresh. The same if the dict is not the recorded one, if
+    // something else holds it too (it may outlive the owner, and be given to
+    // a new object at the owner's address), if the owner's class may have
+    // lost deaths (its finalizer not hooked, or hooked again since), or if
+    // the object at the owner's address is not the owner (class or value).
+    if (Py_REFCNT(ticket) != 2 || !dict || t->owner_dict != dict || Py_REFCNT(dict) != 1 || t->epoch != ticket_epoch ||
+        Py_TYPE(owner)->tp_finalize != ticket_owner_finalize || (PyObject*)Py_TYPE(owner) != t->owner_type ||
+        !same_builtin_value(owner, t->owner_value)) {
+        retire(t);
         return nullptr;
     }
     return Py_NewRef((PyObject*)c);
 }
 
 #if PY_VERSION_HEX >= 0x030C0000
-static bool is_boundcache_key(PyObject* k) {
-    return k == g.str_boundcache || (PyUnicode_CheckExact(k) && PyUnicode_Compare(k, g.str_boundcache) == 0);
-}
-
-// The container in `dict` under "__boundcache__" that records `dict` as its
-// owner's dict, found without running code (no __eq__ of other keys).
-static InstanceCachesObject* container_recording(PyObject* dict) {
-    Py_ssize_t pos = 0;
-    PyObject *k, *v;
-    while (PyDict_Next(dict, &pos, &k, &v)) {
-        if (!is_boundcache_key(k)) continue;
-        PyObject* c = Py_IS_TYPE(v, &CachesTicket_Type) ? ((CachesTicketObject*)v)->caches : nullptr;
-        if (c && ((InstanceCachesObject*)c)->owner_dict == dict) return (InstanceCachesObject*)c;
-        return nullptr;
-    }
-    return nullptr;
-}
-
 // Called by CPython before a watched dict changes or dies. A watcher must not
 // change the dict it is called for, so a container that merely leaves it
 // (replaced, deleted, cleared) is only disowned; its entries go when it does.
@@ -667,22 +839,19 @@ static int owner_dict_watcher(PyDict_WatchEvent event, PyObject* dict, PyObject*
     if (!dies && event != PyDict_EVENT_CLEARED &&
         !((event == PyDict_EVENT_MODIFIED || event == PyDict_EVENT_DELETED) && key && is_boundcache_key(key)))
         return 0;
-    InstanceCachesObject* c = container_recording(dict);
-    if (!c) return 0;
-    disown(c);
-    if (dies && Py_REFCNT((PyObject*)c) == 1) {
-        Ref keep = Ref::borrow((PyObject*)c);
-        PyObject *type, *value, *tb;  // an exception may be propagating through this dealloc
-        PyErr_Fetch(&type, &value, &tb);
-        release_contents(c);
-        PyErr_Restore(type, value, tb);
+    CachesTicketObject* t = ticket_recording(dict);
+    if (!t) return 0;
+    if (dies) {
+        retire(t);
+    } else {
+        disown(t);
     }
     return 0;
 }
 
 // One watcher per interpreter (the module is shared by legacy
-// subinterpreters); -1 if none could be registered (then only the
-// dict-and-address check protects such owners, as before 3.12).
+// subinterpreters); -1 if none could be registered (other extensions took
+// them all): such owners are then served as functools.
 static int dict_watcher_id() {
     static struct {
         int64_t interp;
@@ -693,10 +862,7 @@ static int dict_watcher_id() {
     for (unsigned i = 0; i < n_known; i++)
         if (known[i].interp == interp) return known[i].id;
     int id = PyDict_AddWatcher(owner_dict_watcher);
-    if (id < 0) {
-        PyErr_Clear();
-        return -1;
-    }
+    if (id < 0) PyErr_Clear();  // remembered: the same owners are served the same way for good
     unsigned slot = n_known < 16 ? n_known++ : next_victim++ % 16;
     known[slot].interp = interp;
     known[slot].id = id;
@@ -707,11 +873,12 @@ static int dict_watcher_id() {
 // The data descriptor that `__boundcache__` names on the owner's type, if it
 // is not a slot: it would run user code on every lookup and decide where the
 // container goes (a read-only property drops it: nothing would ever hit).
+// Method caches serve such owners as functools; cached_property refuses.
 static PyObject* refuse_descriptor(PyObject* owner, PyObject* descr) {
     PyTypeObject* tp = Py_TYPE(owner);
     PyErr_Format(PyExc_TypeError,
-                 "boundcache cannot cache methods of %.200s %s: %.200s.__boundcache__ is a %.200s, and "
-                 "boundcache keeps its caches under that name. Rename that attribute (or, for a "
+                 "boundcache cannot keep cached_property values for %.200s %s: %.200s.__boundcache__ is a "
+                 "%.200s, and boundcache keeps them under that name. Rename that attribute (or, for a "
                  "__slots__ class, list '__boundcache__' in __slots__ instead).",
                  PyType_Check(owner) ? ((PyTypeObject*)owner)->tp_name : tp->tp_name,
                  PyType_Check(owner) ? "(a class with a metaclass that defines __boundcache__)" : "instances",
@@ -719,31 +886,71 @@ static PyObject* refuse_descriptor(PyObject* owner, PyObject* descr) {
     return nullptr;
 }
 
+// A class whose instances have a __dict__ but no weak references, and whose
+// death a dict watcher can observe: per-instance caches through a ticket.
+static bool ticket_owner_type(PyTypeObject* tp) {
+#if PY_VERSION_HEX >= 0x030C0000
+    return has_builtin_value(tp) && finalizer_hookable(tp) && dict_watcher_id() >= 0;
+#else
+    (void)tp;
+    return false;
+#endif
+}
+
+// How instances of a class keep their caches, from what the class is alone.
+enum class Placement { Slot, DictOrWeakTable, Ticket, Functools };
+
+static Placement placement_of(PyTypeObject* tp) {
+    // Borrowed, and only inspected: _PyType_Lookup runs no code.
+    PyObject* descr = _PyType_Lookup(tp, g.str_boundcache);
+    if (descr && Py_IS_TYPE(descr, &PyMemberDescr_Type)) return Placement::Slot;
+    if (descr && Py_TYPE(descr)->tp_descr_set) return Placement::Functools;  // a property or the like owns the name
+    if (PyType_SUPPORTS_WEAKREFS(tp)) return Placement::DictOrWeakTable;
+    return type_has_dict(tp) && ticket_owner_type(tp) ? Placement::Ticket : Placement::Functools;
+}
+
+bool served_as_functools(PyObject* owner) {
+    switch (placement_of(Py_TYPE(owner))) {
+        case Placement::Functools:
+            return true;
+        case Placement::Ticket: {
+            // Its death is seen only if its __dict__ dies with it, which no
+            // other holder may prevent (a Borg class's shared dict, a dict
+            // kept to be given to another object, a caller's vars(owner)).
+            PyObject* dict = owner_dict_of(owner);  // materialised if need be: may fail
+            if (!dict) PyErr_Clear();               // then attaching reports it
+            return dict && Py_REFCNT(dict) != 1;
+        }
+        default:
+            return false;
+    }
+}
+
 PyObject* instance_caches_for(PyObject* owner) {
     if (PyObject* found = find_instance_caches(owner)) return found;
     if (PyErr_Occurred()) return nullptr;
-    return attach_instance_caches(owner);
+    PyObject* c = attach_instance_caches(owner);
+    if (c || PyErr_Occurred()) return c;
+    // Only cached_property comes here, which (as functools) refuses owners
+    // it cannot store a value on.
+    PyObject* descr = _PyType_Lookup(Py_TYPE(owner), g.str_boundcache);
+    return descr && !Py_IS_TYPE(descr, &PyMemberDescr_Type) ? refuse_descriptor(owner, descr) : no_storage_error(owner);
 }
 
 PyObject* attach_instance_caches(PyObject* owner) {
     PyTypeObject* tp = Py_TYPE(owner);
-    // Borrowed, and only inspected: _PyType_Lookup runs no code.
-    PyObject* descr = _PyType_Lookup(tp, g.str_boundcache);
-    bool slot = descr && Py_IS_TYPE(descr, &PyMemberDescr_Type);
-    if (descr && !slot && Py_TYPE(descr)->tp_descr_set) return refuse_descriptor(owner, descr);
-    // An owner without weak references keeps its container in its __dict__,
-    // materialised now if it was inline values, so that it has an identity.
+    Placement where = placement_of(tp);
+    if (where == Placement::Functools) return nullptr;
+    bool slot = where == Placement::Slot;
+    // An owner without weak references keeps a ticket in its __dict__,
+    // materialised now if it was inline values, so that it has an identity;
+    // unless something else holds that dict too (served_as_functools).
     Ref dict;
-    if (!slot && !PyType_SUPPORTS_WEAKREFS(tp) && type_has_dict(tp) && !PyType_Check(owner)) {
-#if PY_VERSION_HEX < 0x030C0000
-        // Before 3.12 nothing tells when such an owner dies (no weak
-        // reference, no dict watcher): a shallow copy sharing its container
-        // could outlive it and be served its entries at its reused address.
-        // Refused rather than ever answering wrongly (docs/methods.md).
-        return no_storage_error(owner, "no_death_signal_message");
-#endif
+    if (where == Placement::Ticket) {
         dict.reset(PyObject_GenericGetDict(owner, nullptr));
         if (!dict) return nullptr;
+        if (Py_REFCNT(dict.get()) != 2) return nullptr;  // the owner's reference and ours
+        if (!hook_finalizer(tp)) return nullptr;
     }
     // Allocating may run the GC, and a finalizer may then call into this
     // owner's cache and attach a container of its own. Ours replaces it: the
@@ -753,12 +960,10 @@ PyObject* attach_instance_caches(PyObject* owner) {
     if (!c) return nullptr;
     Ref ticket;
     if (dict) {
-        ((InstanceCachesObject*)c.get())->owner_dict = dict.get();
-        ticket.reset(new_ticket(c.get()));
+        ticket.reset(new_ticket(c.get(), owner, dict.get()));
         if (!ticket) return nullptr;
 #if PY_VERSION_HEX >= 0x030C0000
-        int id = dict_watcher_id();
-        if (id >= 0 && PyDict_Watch(id, dict.get()) < 0) return nullptr;
+        if (PyDict_Watch(dict_watcher_id(), dict.get()) < 0) return nullptr;
 #endif
     }
     // Strict pydantic models without a slot go to the weak table (see

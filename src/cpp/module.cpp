@@ -86,6 +86,10 @@ static bool init_process_state() {
     g.owner_died = make_owner_died_callback();
     g.weakref_args = PyTuple_New(2);
     if (!g_kwd_mark || !g.cache_info_type || !g.owner_died || !g.weakref_args) return false;
+    // CPython's tp_finalize for a class that defines __del__, read off one.
+    Ref with_del(PyObject_CallFunction((PyObject*)&PyType_Type, "s(){sO}", "_with_del", "__del__", g.owner_died));
+    if (!with_del) return false;
+    g.slot_finalize = ((PyTypeObject*)with_del.get())->tp_finalize;
     PyObject_GC_UnTrack(g.weakref_args);  // holds borrowed references only, briefly
     // Set last: it marks the state as complete.
     g.str_boundcache = PyUnicode_InternFromString("__boundcache__");

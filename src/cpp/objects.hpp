@@ -66,6 +66,9 @@ struct CachedFunctionObject {
     Py_ssize_t retired_hits;
     Py_ssize_t retired_misses;
     Options* options;  // NULL unless made with ttl=, key=, max_total= or lock=
+    // Weak references to the classes this wrapper has warned about
+    // (PinningWarning, once per class); NULL until the first.
+    PyObject* pinning_warned;
 };
 
 // The bound object `obj.m`.
@@ -91,8 +94,8 @@ struct PropertyValue {
 // of the owner still shares it, so a dead owner's entries never outlive it
 // and no object later allocated at the same address is mistaken for it.
 // Owners without weak reference support get a container that is a dead
-// weakref from birth; those with a __dict__ are told apart by address and
-// by their __dict__ (owner_dict, docs/design.md "Teardown and callbacks"),
+// weakref from birth; those with a __dict__ reach it through a ticket
+// (CachesTicketObject) that tells them apart by more than their address,
 // the others (a __boundcache__ slot only) by address alone.
 struct InstanceCachesObject {
     PyWeakReference weakref;
@@ -112,27 +115,40 @@ struct InstanceCachesObject {
     // five.
     MethodCache* caches;
     PropertyValue* props;  // cached_property values, for owners without a __dict__
-    // For an owner without weak references kept in its __dict__: that dict's
-    // address (never dereferenced; NULL once it died, on 3.12+). A shallow
-    // copy shares the container but has a dict of its own.
-    void* owner_dict;
     alignas(MethodCache) unsigned char first_cache[sizeof(MethodCache)];
     uint32_t n_props, cap_props;
     bool in_weak_table;
     // Made by weakref.ref's constructor, linked into its owner's weakref
     // list: only then does a cleared referent mean the owner died.
     bool linked;
+    // Reached only through a ticket (owners without weak references): found
+    // directly under __boundcache__, it was put there by someone else.
+    bool ticketed;
+    // Its ticket still holds it (cleared when the ticket lets it go).
+    bool held_by_ticket;
 };
 
 // What an owner without weak references keeps under "__boundcache__" in its
-// __dict__: a ticket to its container, never the container itself. The
-// ticket is referenced only by dicts (and briefly by a lookup), while calls
-// in progress hold the container: so a ticket held twice means that a
-// shallow copy's dict shares it, which a container's own refcount could not
-// tell from a recursive call (docs/design.md, "Teardown and callbacks").
+// __dict__ (CPython 3.12+ only): a ticket to its container, never the
+// container itself. The ticket is referenced only by dicts (and briefly by a
+// lookup), while calls in progress hold the container: so a ticket held
+// twice means that a shallow copy's dict shares it, which a container's own
+// refcount could not tell from a recursive call.
+//
+// Such an owner's death is seen through its class's finalizer, which
+// boundcache hooks (instance_storage.cpp), and its dict's through a dict
+// watcher. The ticket also records what the owner is: its dict, its class
+// and an exact copy of its builtin value (the int, str, bytes or tuple it
+// derives from), so that an object at a dead owner's address differing in
+// any of them is never served the owner's entries, whatever way the owner
+// died (docs/design.md, "Owners without weak references").
 struct CachesTicketObject {
     PyObject_HEAD
-    PyObject* caches;  // strong: an InstanceCaches with owner_dict set; NULL once cleared
+    PyObject* caches;       // strong: an InstanceCaches, ticketed; NULL once cleared
+    void* owner_dict;       // never dereferenced; NULL once the container is nobody's
+    PyObject* owner_type;   // strong: the owner's class when the ticket was made
+    PyObject* owner_value;  // strong: an exact int, str, bytes or tuple equal to the owner's value
+    uint64_t epoch;         // the finalizer hooks' epoch it was made in (instance_storage.cpp)
 };
 
 // The owner's __dict__ as a borrowed pointer, for comparison only (NULL if
@@ -161,6 +177,7 @@ struct Globals {
     PyObject* cache_info_type;  // CacheInfo named tuple
     PyObject* owner_died;       // the containers' weakref callback
     PyObject* weakref_args;     // (owner, owner_died) for weakref.ref's constructor, reused
+    destructor slot_finalize;   // tp_finalize of classes that define __del__ (CPython's slot_tp_finalize)
 };
 extern Globals g;
 
@@ -191,7 +208,7 @@ inline PyObject* find_instance_caches(PyObject* owner) {
     PyObject* c = _PyObject_GenericGetAttrWithDict(owner, g.str_boundcache, nullptr, 1);
     if (c) {
         auto* ic = (InstanceCachesObject*)c;
-        if (Py_IS_TYPE(c, &InstanceCaches_Type) && ic->owner == owner && !ic->owner_dict) return c;
+        if (Py_IS_TYPE(c, &InstanceCaches_Type) && ic->owner == owner && !ic->ticketed) return c;
         PyObject* behind = Py_IS_TYPE(c, &CachesTicket_Type) ? caches_from_ticket(c, owner) : nullptr;
         Py_DECREF(c);
         if (behind) return behind;
@@ -201,14 +218,27 @@ inline PyObject* find_instance_caches(PyObject* owner) {
     return find_in_weak_table(owner);
 }
 
-// The owner's container, created and attached if needed (new reference).
+// Whether calls on `owner` that find no container are served as functools
+// serves them (contract 3.5): by the wrapper's own table, keyed on every
+// argument, self included. True for owners that have nowhere to keep a
+// container (no __dict__, no __boundcache__ slot, no weak references) or
+// whose death boundcache cannot observe (a __dict__ but no weak references,
+// where no dict watcher serves, or whose dict something else holds too),
+// and for classes that define __boundcache__ as something other than a
+// slot. Runs no user code; asked again at each call that finds no container.
+bool served_as_functools(PyObject* owner);
+
+// The owner's container, created and attached if needed (new reference);
+// for an owner served as functools, NULL with a TypeError saying why
+// (cached_property's refusal).
 PyObject* instance_caches_for(PyObject* owner);
-// A new container attached to an owner known to have none (new reference).
+// A new container attached to an owner known to have none (new reference);
+// NULL without an exception if the owner is served as functools.
 PyObject* attach_instance_caches(PyObject* owner);
 // The message of the TypeError for an owner with nowhere to keep caches,
 // naming a fix in its class's own terms (boundcache._storage_hint); a new
 // str, NULL only on memory error.
-PyObject* storage_hint(PyTypeObject* tp, const char* hint_name = "no_storage_message");
+PyObject* storage_hint(PyTypeObject* tp);
 
 // The MethodCache for `wrapper` in container `c`, added if missing.
 MethodCache* method_cache_in(InstanceCachesObject* c, CachedFunctionObject* wrapper);
@@ -219,15 +249,51 @@ inline MethodCache* find_method_cache(InstanceCachesObject* c, CachedFunctionObj
     return nullptr;
 }
 
+// The first call of `wrapper` on an owner served as functools: warns
+// (PinningWarning) once per class if the owner is hashed by identity.
+// False with the warning's exception set if it was turned into an error.
+bool note_functools_owner(CachedFunctionObject* wrapper, PyObject* owner);
+
+// Empties a ticketed container that was retired while calls were using it,
+// once the last of them lets it go (see CallHold). Runs user code.
+void release_retired(InstanceCachesObject* c);
+
+// The owner's container, held for the length of a call, so that the
+// MethodCache the call uses outlives anything the call runs. A ticketed
+// container retired meanwhile (a copy, a foreign holder of the owner's dict:
+// its entries were spared for the calls using them) is nobody's, yet a
+// copy's dict may keep its ticket for long: the last call to let it go
+// empties it, so that its entries die now and Cls.m.cache_info() stops
+// counting them.
+class CallHold {
+public:
+    CallHold() noexcept = default;
+    CallHold(const CallHold&) = delete;
+    CallHold& operator=(const CallHold&) = delete;
+    ~CallHold() {
+        auto* c = (InstanceCachesObject*)ref_.get();
+        if (c && c->ticketed && !c->owner && Py_REFCNT((PyObject*)c) == 1 + c->held_by_ticket) release_retired(c);
+    }
+    void reset(PyObject* c) noexcept { ref_.reset(c); }
+    PyObject* get() const noexcept { return ref_.get(); }
+
+private:
+    Ref ref_;
+};
+
 // Hot path of every method call: the owner's cache for `wrapper`. `holder`
 // receives the container, which the caller keeps for the whole call so that
-// the MethodCache outlives anything the call runs.
-inline MethodCache* method_cache_for(PyObject* owner, CachedFunctionObject* wrapper, Ref& holder) {
+// the MethodCache outlives anything the call runs. NULL without an
+// exception: the owner is served as functools, by the wrapper's own table.
+inline MethodCache* method_cache_for(PyObject* owner, CachedFunctionObject* wrapper, CallHold& holder) {
     PyObject* c = find_instance_caches(owner);
     if (!c) {
         if (PyErr_Occurred()) return nullptr;
         c = attach_instance_caches(owner);
-        if (!c) return nullptr;
+        if (!c) {
+            if (!PyErr_Occurred()) note_functools_owner(wrapper, owner);
+            return nullptr;
+        }
     }
     holder.reset(c);
     auto* ic = (InstanceCachesObject*)c;

@@ -484,18 +484,24 @@ PyObject* value_key(CachedFunctionObject* w, PyObject* owner, PyObject* const* a
 
 // The table a call with these arguments uses; NULL with an exception set,
 // or without one if `create` is false and the owner has no cache yet.
-// `holder` keeps the owner's container alive.
-Table* table_for(CachedFunctionObject* w, bool method, PyObject* owner, Ref& holder, bool create) {
+// `holder` keeps the owner's container alive. `whole` tells whether the
+// call's key is built from every argument (function semantics, and owners
+// served as functools) or from those after the owner.
+Table* table_for(CachedFunctionObject* w, bool method, PyObject* owner, CallHold& holder, bool create, bool& whole) {
+    whole = !method;
     if (!method || (w->options && w->options->key)) return &w->table;  // key=: one cache for the class
     if (create) {
-        MethodCache* mc = method_cache_for(owner, w, holder);
+        if (MethodCache* mc = method_cache_for(owner, w, holder)) return &mc->table;
+    } else if (PyObject* c = find_instance_caches(owner)) {
+        holder.reset(c);
+        MethodCache* mc = find_method_cache((InstanceCachesObject*)c, w);
         return mc ? &mc->table : nullptr;
+    } else if (!PyErr_Occurred() && !served_as_functools(owner)) {
+        return nullptr;
     }
-    PyObject* c = find_instance_caches(owner);
-    if (!c) return nullptr;
-    holder.reset(c);
-    MethodCache* mc = find_method_cache((InstanceCachesObject*)c, w);
-    return mc ? &mc->table : nullptr;
+    if (PyErr_Occurred()) return nullptr;
+    whole = true;
+    return &w->table;
 }
 
 template <bool Method, bool Typed>
@@ -503,16 +509,17 @@ PyObject* options_vectorcall_impl(PyObject* self, PyObject* const* args, size_t 
     auto* w = (CachedFunctionObject*)self;
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     if ((Method && nargs == 0) || !w->func) return call_function(w, args, nargsf, kwnames);
-    Ref holder;
-    Table* t = table_for(w, Method, Method ? args[0] : nullptr, holder, true);
+    CallHold holder;
+    bool whole;
+    Table* t = table_for(w, Method, Method ? args[0] : nullptr, holder, true, whole);
     if (!t) return nullptr;
     if (w->options->key) {
         Ref key(value_key(w, Method ? args[0] : nullptr, args, nargsf, kwnames));
         if (!key) return nullptr;
         return options_call(w, *t, ValueKey(key.get()), args, nargsf, kwnames);
     }
-    PyObject* const* key_args = Method ? args + 1 : args;
-    return options_call(w, *t, CallKey<Typed>(key_args, Method ? nargs - 1 : nargs, kwnames), args, nargsf,
+    PyObject* const* key_args = whole ? args : args + 1;
+    return options_call(w, *t, CallKey<Typed>(key_args, whole ? nargs : nargs - 1, kwnames), args, nargsf,
                         kwnames);
 }
 
@@ -550,9 +557,10 @@ PyObject* wrapper_discard(PyObject* self, PyObject* const* args, Py_ssize_t narg
     nargs--;
     bool method = w->vectorcall == w->method_call;
     if ((method && nargs == 0) || !w->func || w->maxsize == 0) Py_RETURN_NONE;
-    Ref holder;
+    CallHold holder;
     bool has_key_function = w->options && w->options->key;
-    Table* t = table_for(w, method, method ? args[0] : nullptr, holder, false);
+    bool whole;
+    Table* t = table_for(w, method, method ? args[0] : nullptr, holder, false, whole);
     if (!t) {
         if (PyErr_Occurred()) return nullptr;
         Py_RETURN_NONE;
@@ -562,8 +570,8 @@ PyObject* wrapper_discard(PyObject* self, PyObject* const* args, Py_ssize_t narg
         Ref key(value_key(w, method ? args[0] : nullptr, args, (size_t)nargs, kwnames));
         ok = key && discard_in(*t, ValueKey(key.get()), value);
     } else {
-        PyObject* const* key_args = method ? args + 1 : args;
-        Py_ssize_t key_nargs = method ? nargs - 1 : nargs;
+        PyObject* const* key_args = whole ? args : args + 1;
+        Py_ssize_t key_nargs = whole ? nargs : nargs - 1;
         ok = w->typed ? discard_in(*t, CallKey<true>(key_args, key_nargs, kwnames), value)
                       : discard_in(*t, CallKey<false>(key_args, key_nargs, kwnames), value);
     }

@@ -10,7 +10,9 @@
 //
 // Function semantics key the wrapper's own table on every argument, exactly
 // as functools does. Method semantics take args[0] as the owner and key the
-// owner's own cache (instance_storage.cpp) on the remaining arguments.
+// owner's own cache (instance_storage.cpp) on the remaining arguments; an
+// owner that cannot have one (served_as_functools) is keyed in the wrapper's
+// own table with every argument, self included, as functools keys it.
 //
 // Re-entrancy: the wrapped function, and __hash__/__eq__ of arguments, may
 // call this cache again, clear it, raise, or release the GIL. A call
@@ -96,10 +98,11 @@ PyObject* method_vectorcall(PyObject* self, PyObject* const* args, size_t nargsf
     // No positional owner: nothing to cache on; the function itself reports
     // the missing argument (or accepts the call).
     if (nargs == 0) return call_function(w, args, nargsf, kwnames);
-    Ref holder;
+    CallHold holder;
     MethodCache* mc = method_cache_for(args[0], w, holder);
-    if (!mc) return nullptr;
-    return cached_call<K, Typed>(mc->table, w, args + 1, nargs - 1, args, nargsf, kwnames);
+    if (mc) return cached_call<K, Typed>(mc->table, w, args + 1, nargs - 1, args, nargsf, kwnames);
+    if (PyErr_Occurred()) return nullptr;
+    return cached_call<K, Typed>(w->table, w, args, nargs, args, nargsf, kwnames);
 }
 
 template <bool Method, bool Typed>
@@ -230,6 +233,7 @@ static int wrapper_traverse(PyObject* self, visitproc visit, void* arg) {
     auto* w = (CachedFunctionObject*)self;
     Py_VISIT(w->func);
     Py_VISIT(w->dict);
+    Py_VISIT(w->pinning_warned);
     if (int r = traverse_options(w->options, visit, arg)) return r;
     return w->table.traverse(visit, arg);
 }
@@ -246,6 +250,7 @@ static int wrapper_clear(PyObject* self) {
     w->table.take_all(graveyard);
     Py_CLEAR(w->func);
     Py_CLEAR(w->dict);
+    Py_CLEAR(w->pinning_warned);
     return 0;
 }
 
@@ -272,12 +277,14 @@ static void wrapper_dealloc(PyObject* self) {
     w->table.take_all(graveyard);
     PyObject* func = w->func;
     PyObject* dict = w->dict;
-    w->func = w->dict = nullptr;
+    PyObject* warned = w->pinning_warned;
+    w->func = w->dict = w->pinning_warned = nullptr;
     // User code from here on; none of it can reach this wrapper.
     if (w->weakreflist) PyObject_ClearWeakRefs(self);
     graveyard.release();
     Py_XDECREF(func);
     Py_XDECREF(dict);
+    Py_XDECREF(warned);
     w->table.~Table();
     free_options(w);  // releases timer= and key=: user code again
     Py_TYPE(self)->tp_free(self);
