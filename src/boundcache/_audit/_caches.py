@@ -175,7 +175,9 @@ def _bounded_results(w: object, table: dict) -> dict[int, object]:
 def collect_boundcache(w: object, cache: Cache, graph, selftest: SelfTest, is_candidate) -> None:
     """Releases the entries of `w`'s function-semantics table that hold an
     instance as self (``Cls.m(obj, ...)`` on a function wrapper)."""
-    entries = w._entries()  # type: ignore[attr-defined]
+    # The key objects the table holds: the pure core's differ from the
+    # tuples its _entries() shows (they are hashed once, in a list).
+    entries = getattr(w, "_stored_entries", w._entries)()  # type: ignore[attr-defined]
     if not entries:
         return
     wid = id(w)

@@ -112,23 +112,40 @@ class cached_property(functools.cached_property):
         self._attrname = value
 
     def __set_name__(self, owner, name) -> None:
-        if self.attrname is not None and name != self.attrname:
+        named = self._attrname is not None
+        if named and name != self._attrname:
             raise TypeError(
-                f"Cannot assign the same cached_property to two different names ({self.attrname!r} and {name!r})."
+                f"Cannot assign the same cached_property to two different names ({self._attrname!r} and {name!r})."
             )
-        slotted = isinstance(self, SlottedCachedProperty) or (
-            isinstance(owner, type) and not _class_has_dict(owner)
-        )
+        needs_slotted = isinstance(owner, type) and not _class_has_dict(owner)
+        slotted = isinstance(self, SlottedCachedProperty)
         # The slotted variant files values by name, compared as str; an
         # instance __dict__ would take any key.
-        if slotted and not isinstance(name, str):
+        if (needs_slotted or slotted) and not isinstance(name, str):
             raise TypeError(
                 f"cached_property on a class without __dict__ needs a str attribute name, not {type(name).__name__}"
             )
-        if self.attrname is None:
-            self._attrname = name
-        if slotted and not isinstance(self, SlottedCachedProperty):
+        if needs_slotted == slotted:
+            if not named:
+                self._attrname = name
+            return
+        if not named and needs_slotted:
+            self._attrname = name  # its first class: it becomes what that class needs
             _become_slotted(self)
+            return
+        # It already serves a class of the other kind, whose instances must
+        # keep finding it as it is: this class gets a twin of the kind it
+        # needs (contract 4: one object in both kinds behaves in each as
+        # alone). A class deriving from the slotted variant alone has no
+        # plain twin: it stays shared.
+        twin = _twin(self, needs_slotted)
+        if twin is None:
+            if not named:
+                self._attrname = name
+            return
+        if not named:
+            twin._attrname = name
+        type.__setattr__(owner, name, twin)  # no metaclass __setattr__
 
     def _name(self):
         name = self.attrname
@@ -250,19 +267,40 @@ class SlottedCachedProperty(cached_property):
         value = caches.props.pop(name)  # noqa: F841 - released on return
 
 
+def _twin(prop, slotted: bool):
+    """A copy of `prop` of the other kind, or None if its class has none."""
+    cls = type(prop)
+    if slotted:
+        kind = SlottedCachedProperty if cls is cached_property else _slotted_subclass(cls)
+    else:
+        kinds = [k for k in cls.__mro__ if issubclass(k, cached_property) and not issubclass(k, SlottedCachedProperty)]
+        if not kinds:
+            return None
+        kind = kinds[0]
+    twin = kind.__new__(kind)
+    for klass in cls.__mro__:  # func, attrname and a subclass's own slots
+        slots = klass.__dict__.get("__slots__", ())
+        for slot in (slots,) if isinstance(slots, str) else slots:
+            if slot not in ("_flights", "__dict__", "__weakref__") and hasattr(prop, slot):
+                setattr(twin, slot, getattr(prop, slot))
+    twin.__dict__.update(prop.__dict__)  # __doc__, __module__, a subclass's attributes
+    return twin
+
+
 def _become_slotted(prop) -> None:
     cls = type(prop)
     if cls is cached_property:
         prop.__class__ = SlottedCachedProperty
         return
-    # A subclass: a class made now from it and SlottedCachedProperty, named
-    # as it, with its own methods first.
-    ns = {
-        "__slots__": (),
-        "__qualname__": cls.__qualname__,
-        "__module__": cls.__module__,
-    }
-    prop.__class__ = type(cls.__name__, (cls, SlottedCachedProperty), ns)
+    prop.__class__ = _slotted_subclass(cls)
+
+
+def _slotted_subclass(cls):
+    """For a subclass of cached_property on a class without __dict__: a class
+    made now from it and SlottedCachedProperty, named as it, its own methods
+    first."""
+    ns = {"__slots__": (), "__qualname__": cls.__qualname__, "__module__": cls.__module__}
+    return type(cls.__name__, (cls, SlottedCachedProperty), ns)
 
 
 # pydantic recognises functools' decorators by their class's module.

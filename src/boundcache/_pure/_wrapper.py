@@ -24,6 +24,7 @@ import weakref
 from . import _flight_gate, _instance_storage
 from ._bound_method import BoundCachedMethod
 from ._instance_storage import find_caches, owner_caches, served_as_functools
+from ._key import HashedKey, make_key, value_key
 from ._lru_store import NO_OWNER, CacheInfo, new_table
 from ._options import OptionTable, parse_options, read_clock
 
@@ -225,13 +226,17 @@ class CachedFunction:
             self.__class__ = CachedMethod
 
     def _entries(self) -> list:
-        """[(key, value), ...] of calls with function semantics."""
+        """[(key, value), ...] of calls with function semantics, keys as the
+        tuples functools makes (as the C++ core stores them)."""
+        return [(tuple(k) if type(k) is HashedKey else k, v) for k, v in self._table.items()]
+
+    def _stored_entries(self) -> list:
+        """_entries() with the key objects the table holds, for audit()'s
+        reference counting."""
         return self._table.items()
 
     def _discard(self, value, /, *args, **kwargs) -> None:
         """Forget the entry of that call if it holds value (async failures)."""
-        from ._key import make_key, value_key
-
         method = type(self) is CachedMethod
         if (method and not args) or self._maxsize == 0:
             return
