@@ -19,7 +19,7 @@ import weakref
 import pytest
 
 import boundcache
-from cores import released
+from cores import PURE, released
 from boundcache._backend import core as _core
 
 
@@ -350,7 +350,14 @@ class Result(list):
 # Before 3.12 nothing tells boundcache when such an owner dies: they are
 # served as functools (docs/methods.md), which test_served_as_functools_before_312 checks.
 before_312 = sys.version_info < (3, 12)
-needs_312 = pytest.mark.skipif(before_312, reason="served as functools before 3.12: test_served_as_functools_before_312")
+_before_312_skip = pytest.mark.skipif(before_312, reason="served as functools before 3.12: test_served_as_functools_before_312")
+# The dict watcher that keeps such owners' caches per instance is the C++
+# core's: the pure core serves them as functools does (docs/design.md).
+_watched = pytest.mark.c_core("the dict watcher (CPython 3.12+) of owners without weak references")
+
+
+def needs_312(test):
+    return _watched(_before_312_skip(test))
 
 
 class IntOwner(int):
@@ -457,7 +464,7 @@ def test_owner_without_weakrefs_entries_die_with_it(base, no_gc):
     assert Owner.m.cache_info().currsize == 0
 
 
-@pytest.mark.skipif(not before_312, reason="3.12+ keeps their caches: the tests above")
+@pytest.mark.skipif(not (before_312 or PURE), reason="3.12+ keeps their caches: the tests above")
 @pytest.mark.parametrize("base", [int, bytes, tuple, "namedtuple"])
 def test_served_as_functools_before_312(base, no_gc):
     # No death signal before 3.12: served as functools serves them (contract
