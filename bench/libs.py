@@ -175,6 +175,46 @@ def _boundcache_property() -> type:
     return BoundcacheProperty
 
 
+# -- boundcache's pure-Python core (boundcache._pure), whatever core the package chose:
+# what lru_cache builds on that core for a plain function and for a method
+# defined in a class body (bench/pure.py).
+
+
+def _pure_function(maxsize: int | None) -> Decorator:
+    import functools
+
+    from boundcache import _pure
+
+    def decorate(func: Callable[..., Any]) -> Any:
+        return functools.update_wrapper(_pure.CachedFunction(func, maxsize, False, False), func)
+
+    return decorate
+
+
+def _pure_method(maxsize: int | None, body: Method = _m) -> type:
+    import functools
+
+    from boundcache import _pure
+
+    method = _as_method(body, "BoundcachePure")
+
+    class BoundcachePure:
+        m = functools.update_wrapper(_pure.CachedMethod(method, maxsize, False, True), method)
+
+    return BoundcachePure
+
+
+def _pure_property() -> type:
+    from boundcache import _pure
+
+    class BoundcachePureProperty:
+        @_pure.cached_property
+        def p(self) -> int:
+            return 1
+
+    return BoundcachePureProperty
+
+
 # -- cachetools: cached(LRUCache) on functions; cachedmethod with a per-instance LRUCache.
 
 
@@ -375,6 +415,8 @@ LIBRARIES: dict[str, Library] = {
                 ("boundcache+lock", "lru_cache(lock=True)", {"lock": True}),
             )
         ),
+        Library("boundcache-pure", "boundcache (pure-Python core)", "boundcache", function=_pure_function,
+                method_class=_pure_method, property_class=_pure_property, variant=True),
         Library("cachetools+ttl", "cachetools.func.ttl_cache", "cachetools", function=_cachetools_ttl_function,
                 variant=True),
         Library("cachebox+ttl", "cachebox.cached(TTLCache)", "cachebox", function=_cachebox_ttl_function,

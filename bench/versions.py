@@ -32,13 +32,11 @@ import platform
 import subprocess
 import sys
 import time
-import tracemalloc
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from libs import LIBRARIES  # noqa: E402
-from memory import _rss, _traced  # noqa: E402
 from scenarios import SCENARIOS  # noqa: E402
 
 #: The scenarios of the per-version table (issue 17's goals bound each).
@@ -106,6 +104,9 @@ def _method_decorator(lib: str) -> Any:
 
 def footprint(lib: str, methods: int, entries: int, metric: str) -> float:
     """Bytes per instance that ``methods`` cached methods with ``entries`` entries each cost."""
+    import tracemalloc  # here: bench/pure.py times on PyPy, which has none
+
+    from memory import _rss, _traced
     decorate = _method_decorator(lib)
     namespace = {f"m{i}": decorate(lambda self, x: x) for i in range(methods)}
     cls = type("Owner", (), namespace)

@@ -36,3 +36,21 @@ def run_threads():
             sys.setswitchinterval(old)
 
     return run
+
+
+# ---- the two cores (contract 9): tests/cores.py ----
+
+from cores import PURE  # noqa: E402
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "c_core(reason): tests internals of the C++ core only (skipped on the pure core)")
+
+
+def pytest_collection_modifyitems(config, items):
+    if not PURE:
+        return
+    for item in items:
+        mark = item.get_closest_marker("c_core")
+        if mark is not None:
+            item.add_marker(pytest.mark.skip(reason="C++ core internals: " + (mark.args[0] if mark.args else "")))

@@ -17,6 +17,7 @@ import weakref
 import pytest
 
 import boundcache
+from cores import released
 
 
 def run(coro):
@@ -225,6 +226,7 @@ def test_instance_freed_after_the_loop_is_gone(no_gc):
         return weakref.ref(c)
 
     r = run(main())
+    released()
     assert r() is None
 
 
@@ -238,6 +240,7 @@ def test_result_referring_back_is_an_ordinary_collectable_cycle(no_gc):
     r = run(main())
     assert r() is not None  # a cycle through the instance's own cache
     gc.collect()
+    released()
     assert r() is None
 
 
@@ -269,6 +272,7 @@ def test_instance_freed_after_failed_and_cancelled_computations(no_gc):
         return r
 
     r = run(main())
+    released()
     assert r() is None
 
 

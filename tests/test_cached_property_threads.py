@@ -11,6 +11,7 @@ import weakref
 import pytest
 
 import boundcache
+from cores import released
 
 
 def make_classes(func):
@@ -193,4 +194,5 @@ def test_many_instances_concurrently_each_once():
     objs.clear()
     del results
     gc.collect()
+    released()
     assert all(w() is None for w in wrs)

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import boundcache
+from cores import released
 
 SETTINGS = settings(
     max_examples=150,
@@ -313,6 +314,7 @@ def _run_method_model(maxsize, typed, slotted, ops):
     # Entries go with their instance: once all are gone, no value survives.
     live.clear()
     assert Cls.m.cache_info().currsize == 0
+    released()
     assert [wr for wr in values if wr() is not None] == []
 
 
@@ -324,6 +326,7 @@ def _method_step(Cls, live, sums, values, new, o, step):
         obj, model = live.pop(o[1] % len(live))
         wr = weakref.ref(obj)
         del obj
+        released()
         assert wr() is None, "instance not freed by refcounting"
     elif kind == "clear_inst" and live:
         obj, model = live[o[1] % len(live)]

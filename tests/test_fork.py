@@ -22,6 +22,7 @@ import weakref
 import pytest
 
 import boundcache
+from cores import PURE
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 
@@ -122,8 +123,12 @@ def test_lock_true_miss_of_another_thread_is_dropped_in_the_child():
     pid = fork()
     if pid == 0:
         # The flight released its key: only the vanished thread's own
-        # reference (on its C stack) is left of the call.
-        finish_child(lambda: sys.getrefcount(key) == refs_before - 1 and f(1) == ("child", 1) and f(1) == ("child", 1))
+        # reference (on its C stack) is left of the call. (The pure core's
+        # call is Python frames of that thread, which hold references of
+        # their own: exact counts are the C++ core's.)
+        finish_child(
+            lambda: (PURE or sys.getrefcount(key) == refs_before - 1) and f(1) == ("child", 1) and f(1) == ("child", 1)
+        )
     computing.finish()
     wait_for_child(pid)
     assert computing.results == [("parent", 1)] and f(1) == ("parent", 1)
@@ -182,7 +187,9 @@ def test_a_fork_inside_the_computation_finishes_it_in_the_child():
         key = weakref.ref(Key.made[0])  # the key of the computation
         Key.made.clear()
         f.cache_clear()
-        return key() is None
+        # The pure core's waiter was Python frames of the vanished thread,
+        # which CPython never releases in the child: they keep the key.
+        return PURE or key() is None
 
     waiter = threading.Thread(target=lambda: f(1))
     parent = os.getpid()

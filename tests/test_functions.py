@@ -9,6 +9,7 @@ import types
 import pytest
 
 import boundcache
+from cores import recursion_room
 
 
 def both(maxsize=128, typed=False):
@@ -116,7 +117,8 @@ def test_recursion_fib_500():
     def fib(n):
         return n if n < 2 else fib(n - 1) + fib(n - 2)
 
-    assert fib(500) == 139423224561697880139724382870407283950070256587697307264108962948325571622863290691557658876222521294125
+    with recursion_room(500):
+        assert fib(500) == 139423224561697880139724382870407283950070256587697307264108962948325571622863290691557658876222521294125
     assert fib.cache_info().misses == 501
 
 

@@ -19,7 +19,8 @@ import weakref
 import pytest
 
 import boundcache
-from boundcache import _core
+from cores import PURE, released
+from boundcache._backend import core as _core
 
 
 def run_isolated(code):
@@ -55,6 +56,7 @@ def test_user_code_run_by_a_dying_wrapper_cannot_reach_it(where):
     run_isolated(
         f"""
         import gc, weakref, boundcache
+        from boundcache._backend import core as _core
         gc.collect()  # (in process: earlier runs' classes of the same names)
         gc.disable()
         WHERE = {where!r}
@@ -63,7 +65,7 @@ def test_user_code_run_by_a_dying_wrapper_cannot_reach_it(where):
         def look():
             # What audit() does, and audit() itself.
             for o in gc.get_objects():
-                if type(o) is boundcache._core.InstanceCaches:
+                if type(o) is _core.InstanceCaches:
                     for w, items in o._contents():
                         seen.append((w.__qualname__, len(items)))
             boundcache.audit(collect=False)
@@ -157,7 +159,7 @@ def test_weak_table_cannot_be_tampered_with_from_python():
     run_isolated(
         """
         import gc, boundcache
-        from boundcache import _core
+        from boundcache._backend import core as _core
 
         class W:
             __slots__ = ("__weakref__", "n")
@@ -186,11 +188,18 @@ def test_weak_table_cannot_be_tampered_with_from_python():
         for o in objs:
             assert o.m(1) == (o.n, 1)
             assert o.m(2) == (o.n, 2)
-        assert W.m.cache_info().hits == 5
+        # The C++ core's table cannot be reached (only this script's own
+        # globals were tampered with); the pure core's is a dict, whose
+        # foreign values are never used: each owner starts afresh.
+        assert W.m.cache_info().hits == (0 if _core.__name__ == "boundcache._pure" else 5)
         print("tampered", tampered)
         print("OK")
         """
     )
+
+
+@pytest.mark.c_core("the weak table is a C++ map; the pure core's is a dict, checked on every read instead")
+def test_weak_table_is_not_reachable_from_python():
     # Reachable means: some dict maps a key to the container.
     class W:
         __slots__ = ("__weakref__",)
@@ -341,7 +350,14 @@ class Result(list):
 # Before 3.12 nothing tells boundcache when such an owner dies: they are
 # served as functools (docs/methods.md), which test_served_as_functools_before_312 checks.
 before_312 = sys.version_info < (3, 12)
-needs_312 = pytest.mark.skipif(before_312, reason="served as functools before 3.12: test_served_as_functools_before_312")
+_before_312_skip = pytest.mark.skipif(before_312, reason="served as functools before 3.12: test_served_as_functools_before_312")
+# The dict watcher that keeps such owners' caches per instance is the C++
+# core's: the pure core serves them as functools does (docs/design.md).
+_watched = pytest.mark.c_core("the dict watcher (CPython 3.12+) of owners without weak references")
+
+
+def needs_312(test):
+    return _watched(_before_312_skip(test))
 
 
 class IntOwner(int):
@@ -448,7 +464,7 @@ def test_owner_without_weakrefs_entries_die_with_it(base, no_gc):
     assert Owner.m.cache_info().currsize == 0
 
 
-@pytest.mark.skipif(not before_312, reason="3.12+ keeps their caches: the tests above")
+@pytest.mark.skipif(not (before_312 or PURE), reason="3.12+ keeps their caches: the tests above")
 @pytest.mark.parametrize("base", [int, bytes, tuple, "namedtuple"])
 def test_served_as_functools_before_312(base, no_gc):
     # No death signal before 3.12: served as functools serves them (contract
@@ -508,6 +524,7 @@ def test_cached_classmethod_does_not_hide_an_inherited_boundcache_slot(no_gc):
     ref = weakref.ref(Sub)
     del Sub, obj
     gc.collect()
+    released()
     assert ref() is None
 
 

@@ -11,6 +11,7 @@ import weakref
 import pytest
 
 import boundcache
+from cores import released
 
 
 class Image:
@@ -92,6 +93,7 @@ def test_entries_freed_with_instance(no_gc):
     o.m(key)
     key_ref = weakref.ref(key)
     del key, o
+    released()
     assert value_ref() is None and key_ref() is None
 
 
@@ -100,6 +102,7 @@ def test_calls_through_the_class_do_not_pin(no_gc):
     Image.thumbnail(a, 5)
     r = weakref.ref(a)
     del a
+    released()
     assert r() is None
 
 
@@ -139,6 +142,7 @@ def test_cycles_through_results_are_collectable(result):
     r = weakref.ref(n)
     del n
     gc.collect()
+    released()
     assert r() is None
 
 
@@ -306,6 +310,7 @@ def test_slots_with_weakref_only_uses_the_weak_table(no_gc):
     assert w.m.cache_info() == (2, 1, 128, 1)
     r = weakref.ref(w)
     del w
+    released()
     assert r() is None
     assert WeakSlotted.m.cache_info().currsize == 0
 
@@ -326,6 +331,7 @@ def test_weak_table_result_referring_back_keeps_instance_alive():
     gc.collect()
     assert r() is not None
     type(r()).me.cache_clear()
+    released()
     assert r() is None
 
 
@@ -475,6 +481,7 @@ def test_classmethod_cache_does_not_keep_runtime_class_alive(name):
 
     r = make()
     gc.collect()
+    released()
     assert r() is None
 
 
@@ -484,6 +491,7 @@ def test_property_above_is_a_method_wrapper(no_gc):
     assert b.prop != a.prop
     r = weakref.ref(a)
     del a
+    released()
     assert r() is None
 
 
@@ -522,6 +530,7 @@ def test_method_defined_by_assignment_in_class_body(no_gc):
     assert w.m.cache_info() == (1, 1, None, 1)
     r = weakref.ref(w)
     del w
+    released()
     assert r() is None
 
 
@@ -545,6 +554,7 @@ def test_method_under_another_decorator_that_passes_self(no_gc):
     assert s.get(1) is s.get(1)
     r = weakref.ref(s)
     del s
+    released()
     assert r() is None
 
 
@@ -585,6 +595,7 @@ def test_function_wrapper_attached_after_class_creation_is_per_instance(no_gc):
     assert x.describe.cache_info() == (1, 1, 128, 1)
     r = weakref.ref(x)
     del x
+    released()
     assert r() is None
     assert describe("plain", 2) == (id("plain"), 2)  # still a function when called directly
 
@@ -607,6 +618,7 @@ def test_instances_outliving_their_wrapper(no_gc):
     o.n(2)
     wrapper = vars(Owner)["m"]
     del Owner.m, wrapper  # the wrapper dies before the instance
+    released()
     assert value() is None  # its entries went with it
     assert o.n(2) == 2 and o.n.cache_info() == (1, 1, 128, 1)
 

@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import boundcache
+from cores import released
 
 SETTINGS = settings(
     max_examples=150,
@@ -170,6 +171,7 @@ def test_an_eq_that_drops_the_instance_it_is_looked_up_in(no_gc):
         b.m(Collide(20))
 
     assert holder[0].m(Hooked(1, on_eq=drop)) == ("result", "a", 1)
+    released()
     assert a_ref() is None
     assert C.m.cache_info().currsize == 1  # b's entry only
 
@@ -486,4 +488,5 @@ def test_hostile_scenarios_through_the_options_keep_the_invariants(s):
     world.wrapper.cache_clear()
     del world
     gc.collect()
+    released()
     assert [r for r in refs if r() is not None] == []

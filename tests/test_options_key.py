@@ -16,6 +16,7 @@ import weakref
 import pytest
 
 import boundcache
+from cores import released
 
 
 class HostileError(Exception):
@@ -272,6 +273,7 @@ def test_a_key_holding_the_instance_raises_value_error(make_key, no_gc):
     assert calls == [] and C.m.cache_info() == (0, 0, 128, 0)
     del info
     del obj
+    released()
     assert wr() is None
 
 
@@ -340,4 +342,5 @@ def test_a_key_cache_with_cyclic_results_is_collectable():
     gc.collect()
     assert wr() is not None  # held by the result in the class-wide cache
     C.m.cache_clear()
+    released()
     assert wr() is None

@@ -20,6 +20,7 @@ import weakref
 import pytest
 
 import boundcache
+from cores import recursion_room, released
 
 TIMEOUT = 10  # seconds: only ever reached when something is broken
 
@@ -160,6 +161,7 @@ def test_a_flight_left_by_a_failing_hash_does_not_pin_the_instance(no_gc):
             pass
     obj.m.cache_clear()  # the result's cycle through the cache is gone
     del obj
+    released()
     assert wr() is None
 
 
@@ -433,7 +435,8 @@ def test_a_deep_recursion_through_distinct_keys_computes_each_once():
         calls.append(n)
         return 0 if n == 0 else depth(n - 1) + 1
 
-    assert depth(300) == 300
+    with recursion_room(300):
+        assert depth(300) == 300
     assert depth(300) == 300
     assert calls == list(range(300, -1, -1))
     assert depth.cache_info() == (1, 301, None, 301)
@@ -472,7 +475,8 @@ def test_recursion_with_other_keys_works():
     def fib(n):
         return n if n < 2 else fib(n - 1) + fib(n - 2)
 
-    assert fib(200) == 280571172992510140037611932413038677189525
+    with recursion_room(200):
+        assert fib(200) == 280571172992510140037611932413038677189525
     assert fib.cache_info() == (198, 201, None, 201)
 
 
@@ -517,7 +521,9 @@ def test_a_flight_never_keeps_its_instance_alive(outcome, no_gc):
         pass
     obj.m.cache_clear()
     del obj, key
+    released()
     assert wr() is None
+    released()
     assert key_ref() is None  # nor the key, once the entry is gone
 
 
@@ -541,6 +547,7 @@ def test_waiters_never_keep_the_instance_alive(matched, no_gc):
     assert a[1] is b[1]
     del first, second, a, b
     del obj
+    released()
     assert wr() is None
 
 

@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import boundcache
+from cores import released
 
 SETTINGS = settings(
     max_examples=200,
@@ -92,7 +93,9 @@ def test_the_least_recently_used_entry_of_any_instance_goes(no_gc):
     assert C.m.cache_info() == (0, 4, None, 4)
     a.m(1)  # a hit: (a, 2) is now the least recently used
     b.m(3)  # the fifth entry evicts (a, 2), from another instance's cache
+    released()
     assert refs["a", 2]() is None
+    released()
     assert [r() is None for k, r in sorted(refs.items())] == [False, True, False, False]
     assert a.m.cache_info() == (1, 2, None, 1)
     assert b.m.cache_info() == (0, 3, None, 3)
@@ -110,6 +113,7 @@ def test_a_dead_instance_takes_its_entries_out_of_the_total(no_gc):
     b.m(0)
     wr = weakref.ref(a)
     del a
+    released()
     assert wr() is None
     assert C.m.cache_info().currsize == 1
     for x in range(1, 4):
@@ -181,6 +185,7 @@ def test_the_wrapper_dying_before_its_instances(no_gc):
         obj.m(1)
     wrapper = weakref.ref(C.__dict__["m"])
     del C.m  # the wrapper dies; the instances' caches are emptied and detached
+    released()
     assert wrapper() is None
     refs = [weakref.ref(o) for o in objs]
     del objs, obj
@@ -192,6 +197,7 @@ def test_evicted_values_are_freed_at_once(no_gc):
     a, b = C("a"), C("b")
     first = weakref.ref(a.m(1))
     b.m(1)
+    released()
     assert first() is None
     assert (a.m.cache_info().currsize, b.m.cache_info().currsize) == (0, 1)
 

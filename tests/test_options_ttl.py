@@ -24,6 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import boundcache
+from cores import released
 
 TIMEOUT = 30  # seconds: only ever reached when something is broken
 
@@ -71,6 +72,7 @@ def test_class_cache_info_survives_a_timer_that_frees_instances(no_gc):
     del objs, o
     for _ in range(4):  # the timer frees an instance at each reading
         info = C.m.cache_info()
+        released()
         alive = sum(r() is not None for r in refs)
         assert info == (0, 8, 128, 2 * alive)
     assert alive == 0
@@ -308,6 +310,7 @@ def test_a_lookup_of_an_expired_entry_drops_it_and_is_a_miss(no_gc):
     f(2)
     clock.now = 5
     new = f(1)  # the expired entry is dropped, its value with it
+    released()
     assert old() is None and new is not None
     assert f.cache_info().misses == 3
     # The other expired entry is still held until something drops it.
@@ -330,9 +333,11 @@ def test_cache_info_counts_live_entries_only_and_frees_expired_values(no_gc):
         refs.append(weakref.ref(f(x)))  # deadlines 5, 6, ..., 10
     clock.now = 7.5
     assert f.cache_info() == (0, 6, 10, 3)
+    released()
     assert [r() is None for r in refs] == [True, True, True, False, False, False]
     clock.now = 100
     assert f.cache_info() == (0, 6, 10, 0)
+    released()
     assert all(r() is None for r in refs)
 
 
@@ -352,6 +357,7 @@ def test_an_unbounded_table_drops_expired_entries_before_it_grows(no_gc):
     for x in range(2000):
         clock.now = 2 * x  # the previous entry has expired
         refs.append(weakref.ref(f(x)))
+    released()
     alive = sum(r() is not None for r in refs)
     assert alive <= 64, f"{alive} expired values still held"
     assert refs[-1]() is not None  # the live one stays
@@ -471,6 +477,7 @@ def test_class_cache_info_purges_every_live_instance(no_gc):
         refs += [weakref.ref(obj.m(1)), weakref.ref(obj.m(2))]
     clock.now = 12.5  # the first three instances' entries have expired
     assert C.m.cache_info() == (0, 10, None, 4)
+    released()
     assert [r() is None for r in refs] == [True] * 6 + [False] * 4
     assert [o.m.cache_info().currsize for o in objs] == [0, 0, 0, 2, 2]
 
@@ -491,7 +498,9 @@ def test_ttl_caches_are_freed_with_their_instance(no_gc):
     wr = weakref.ref(obj)
     assert C.m.cache_info().currsize == 20
     del obj
+    released()
     assert wr() is None
+    released()
     assert all(v() is None for v in values)
     assert C.m.cache_info() == (0, 20, None, 0)
     assert C.m._owner_caches == 0

@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import boundcache
+from cores import PURE, released
 
 SETTINGS = settings(
     max_examples=80,
@@ -280,6 +281,7 @@ class World:
                 # gc is disabled: a dropped instance is freed as soon as the
                 # call that was running on it (if any) has returned.
                 for slot, wr in self.weak.items():
+                    released()
                     assert wr() is None, f"dropped instance {slot} still alive after {o}"
         return self.trace
 
@@ -346,6 +348,11 @@ def test_entry_stored_across_a_clear_in_eq_stays_findable():
 
     k2 = K(2)
     assert f(k2) == 2
+    if PURE and _DICT_LOSES_ENTRY_STORED_ACROSS_CLEAR:
+        # The pure core's table is a dict: it behaves as functools' does.
+        assert f(k2) == 2
+        assert tuple(f.cache_info()) == (0, 2, None, 3)
+        return
     assert tuple(f.cache_info()) == (0, 0, None, 1)  # the clear reset the counts; K(2) was stored after it
     assert f(k2) == 2
     assert tuple(f.cache_info()) == (1, 0, None, 1)  # found (functools on 3.11+: a miss, and currsize 3)
@@ -460,7 +467,7 @@ def test_eq_that_inserts_terminates_like_functools(maxsize):
     except subprocess.TimeoutExpired:
         pytest.fail("boundcache: lookup with an __eq__ that inserts never terminates (functools: %s misses)"
                     % expected[1])
-    if maxsize is None:
+    if maxsize is None or PURE:  # the pure core's tables insert into a dict, as functools
         assert got == expected
     else:
         # functools' bounded wrapper compares once more, inside its dict
@@ -557,6 +564,7 @@ def test_eviction_during_reentrant_calls_releases_values(maxsize):
         assert alive_bc == alive_ref
         assert len(alive_bc) == maxsize
         got[2].cache_clear()
+        released()
         assert [w for w in wrs_bc if w() is not None] == []
     finally:
         gc.enable()
@@ -593,6 +601,7 @@ def test_hash_clears_class_cache_and_instance_dies_mid_call():
         assert m.cache_info()[:2] == (0, 1)
         assert A.m.cache_info() == (0, 1, 2, 1)
         del m, r
+        released()
         assert wr() is None
         assert A.m.cache_info() == (0, 1, 2, 0)
     finally:
@@ -632,6 +641,7 @@ def test_eq_deletes_instance_and_clears_through_bound_method():
         # The stored key's __eq__ clears the cache and drops the last outside
         # reference; only the call itself keeps the instance alive.
         assert B.m(refs["b"], Key(2)) == 4
+        released()
         assert wr() is None
         assert B.m.cache_info() == (0, 2, 1, 0)
     finally:
@@ -721,4 +731,7 @@ def test_introspection_survives_finalizers_clearing_the_cache(call, clear):
     # Up to 3.11 an allocation can run the collector, and the finalizers fire
     # inside the call; from 3.12 the collector runs at the next eval-breaker
     # check instead, so only the absence of a crash can be observed there.
-    assert p.stdout.split() == ["ok", str(sys.version_info < (3, 12))]
+    # The pure core's copy allocates less: whether the collector runs inside
+    # it depends on the table; there too, only the absence of a crash counts.
+    out = p.stdout.split()
+    assert out[0] == "ok" and (PURE or out == ["ok", str(sys.version_info < (3, 12))])

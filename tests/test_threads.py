@@ -16,6 +16,7 @@ import weakref
 import pytest
 
 import boundcache
+from cores import released
 
 NTHREADS = 6
 
@@ -194,6 +195,7 @@ def _method_threads():
     info = Owner.m.cache_info()
     assert info.hits + info.misses == sum(calls)
     assert info.currsize == sum(live_sizes)
+    released()
     assert [w for w in wrs if w() is not None] == []  # replaced instances freed by refcounting
     pool.clear()
     info = Owner.m.cache_info()

@@ -5,8 +5,10 @@ exactly as in :mod:`functools`. On methods, each instance owns its cache (kept
 in its ``__dict__`` under ``__boundcache__``, or in a ``__boundcache__`` slot),
 so the cache is freed by reference counting the moment the instance goes.
 
-The hot paths live in the C++ extension ``boundcache._core``; this module only
-decides, once per decorated function, which wrapper to build.
+The hot paths live in the C++ extension ``boundcache._core``, or, where that
+cannot be loaded, in the pure-Python ``boundcache._pure`` (``_backend``
+chooses); this module only decides, once per decorated function, which
+wrapper to build.
 
 PYTEST_DONT_REWRITE: with BOUNDCACHE_PATCH=1 this package is imported before
 pytest looks at its plugin (boundcache.pytest_plugin), and pytest would warn
@@ -21,15 +23,15 @@ from numbers import Real as _Real
 from time import monotonic as _monotonic
 from types import FunctionType as _FunctionType
 
-from ._core import (
-    BoundCachedMethod,
-    CachedFunction,
-    CachedMethod,
-    CacheInfo,
-    _after_fork_child,
-    cached_property,
-)
+from ._backend import core as _core_module
 from ._storage_hint import PinningWarning
+
+BoundCachedMethod = _core_module.BoundCachedMethod
+CachedFunction = _core_module.CachedFunction
+CachedMethod = _core_module.CachedMethod
+CacheInfo = _core_module.CacheInfo
+cached_property = _core_module.cached_property
+_after_fork_child = _core_module._after_fork_child
 
 # A fork keeps only the forking thread: computations that other threads had
 # in progress (lock=True misses, cached_property first reads) are dropped in

@@ -35,7 +35,10 @@ import asyncio
 from contextlib import suppress
 from functools import partial, update_wrapper
 
-from ._core import CachedMethod
+from ._backend import core
+from ._pure._bound_method import signature_after_first
+
+CachedMethod = core.CachedMethod
 
 _get_running_loop = asyncio._get_running_loop  # the C accelerator; None outside a loop
 _current_task = asyncio.current_task
@@ -332,10 +335,7 @@ class _AsyncBoundCachedMethod(partial):
 
     @property
     def __signature__(self):
-        import inspect
-
-        sig = inspect.signature(self.func)
-        return sig.replace(parameters=list(sig.parameters.values())[1:])
+        return signature_after_first(self.func)
 
     def __getattr__(self, name):
         # __name__, __qualname__, __wrapped__, ...: the function's, as for a bound method.

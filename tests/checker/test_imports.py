@@ -71,7 +71,13 @@ def test_fixed_modules_import_and_their_methods_run_and_cache(project, run, monk
         monkeypatch.delitem(sys.modules, name)
     try:
         for path in MODULES:
-            module = importlib.import_module(f"myapp.{path.stem}")
+            try:
+                module = importlib.import_module(f"myapp.{path.stem}")
+            except ModuleNotFoundError as e:
+                # annotated_types comes with pydantic, which PyPy gets no wheel of (pyproject.toml).
+                if e.name == "annotated_types" and sys.implementation.name == "pypy":
+                    continue
+                raise
             assert "boundcache" in vars(module), path
             for call in module.cached_calls():
                 first = call()

@@ -25,6 +25,19 @@ NEWER = CORPUS / "newer_syntax"
 RUNNING = sys.version_info[:2]
 
 
+def _parses(path) -> bool:
+    try:
+        compile(path.read_text(encoding="utf-8"), str(path), "exec")
+    except SyntaxError:
+        return False
+    return True
+
+
+# Whether this interpreter's parser takes 3.14's except without parentheses
+# (PyPy 8.0's, a 3.11, does).
+PARSES_314 = _parses(NEWER / "except_314.py")
+
+
 def newer_than(version: tuple[int, int]) -> bool:
     return RUNNING >= version or any(v >= version for v, _ in syntax.newer_pythons())
 
@@ -75,8 +88,10 @@ def test_cli_checks_newer_files_and_says_which_python_the_rest_needs(run):
                 continue
             assert "BC001" in lines[key], out
     bc900 = [line for line in out.splitlines() if "BC900" in line]
-    if RUNNING < (3, 14):
-        (line,) = bc900
+    if not PARSES_314:
+        # and fstrings_312.py's, where no Python 3.12+ is found to check it (a bare Debian 12)
+        (line,) = [line for line in bc900 if "except_314.py" in line]
+        assert len(bc900) == (1 if newer_than((3, 12)) else 2), bc900
         assert "except_314.py:10:" in line and "needs Python 3.14" in line
     else:
         assert bc900 == [], bc900  # 3.14 parses every file of the corpus
@@ -88,7 +103,7 @@ def test_fix_summary_does_not_count_unparsed_files(run, tmp_path):
     code, out, err = run("--fix", root)
     files = 3 if newer_than((3, 12)) else 2
     fixable = files + 1  # pep695.py has two
-    if RUNNING < (3, 14):
+    if not PARSES_314:
         unparsed = 1 if files == 3 else 2
         assert err == f"{fixable} of {fixable} findings fixed in {files} files. {unparsed} file" \
                       f"{'s' if unparsed > 1 else ''} could not be parsed.\n"

@@ -41,6 +41,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import boundcache
+from cores import released
 
 SETTINGS = settings(
     max_examples=150,
@@ -385,6 +386,8 @@ class World:
             else:
                 self.clear_all()
             assert self.depth == 0
+            if self.dropped:
+                released()
             for wr in self.dropped:
                 assert wr() is None, f"dropped instance still alive after {op}"
         # cache_info is only comparable with the call counts when nothing
@@ -422,6 +425,7 @@ class World:
             self.f.cache_clear()
         self.objs = [None] * NSLOTS
         self.dropped_ref_infos = []
+        released()
         for what in ("owners", "results", "keys"):
             alive = sum(r() is not None for r in getattr(self, what))
             assert alive == 0, f"{alive} {what} still alive"
@@ -545,5 +549,6 @@ def test_eq_dropping_the_owner_of_the_running_call(storage):
     assert bound(K(1)) == 10
     assert bound.cache_info()[:2] == (1, 2)
     del bound
+    released()
     assert wr() is None
     assert Owner.m.cache_info().currsize == 0

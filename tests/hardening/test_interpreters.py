@@ -23,6 +23,9 @@ import textwrap
 
 import pytest
 
+if sys.implementation.name != "cpython":
+    pytest.skip("subinterpreters, reloads and the extension's import are CPython's", allow_module_level=True)
+
 # Runs inside a subinterpreter: every storage kind, then checks.
 SUB_CODE = textwrap.dedent(
     """
@@ -241,6 +244,7 @@ def _isolated_api():
 
 
 @pytest.mark.skipif(_isolated_api()[1] is None, reason="no subinterpreter module")
+@pytest.mark.c_core("an interpreter with its own GIL refuses an extension without multi-phase init")
 def test_subinterpreter_module_own_gil_refuses_clearly_else_works():
     name, _ = _isolated_api()
     proc = run_python(
@@ -293,6 +297,7 @@ def test_finished_subinterpreter_leaves_nothing_in_the_weak_table():
 # ---- reload ----
 
 
+@pytest.mark.c_core("single-phase initialisation of the extension module")
 def test_reload_and_fresh_import_keep_existing_caches_working():
     proc = run_python(
         """

@@ -17,6 +17,7 @@ import attrs
 import pytest
 
 import boundcache
+from cores import released
 
 NEEDS_WEAKREF_SLOT = pytest.mark.skipif(sys.version_info < (3, 11), reason="dataclass weakref_slot is new in 3.11")
 
@@ -112,6 +113,7 @@ def test_freed_by_refcount(no_gc, make):
     obj.listed  # noqa: B018
     ref = weakref.ref(obj)
     del obj
+    released()
     assert ref() is None
     assert cls.scaled.cache_info().currsize == 0
 

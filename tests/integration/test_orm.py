@@ -13,6 +13,7 @@ import sqlalchemy as sa  # noqa: E402
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column  # noqa: E402
 
 import boundcache
+from cores import released
 
 
 class Base(DeclarativeBase):
@@ -94,6 +95,7 @@ def test_sqlalchemy_instances_freed_by_refcount(no_gc, session):
     session.expunge(account)
     ref = weakref.ref(account)
     del account
+    released()
     assert ref() is None
     assert Account.with_interest.cache_info().currsize == 0
 
@@ -176,5 +178,6 @@ def test_django_instances_freed_by_refcount(no_gc, book_table):
     book.heading  # noqa: B018
     ref = weakref.ref(book)
     del book
+    released()
     assert ref() is None
     assert Book.reading_hours.cache_info().currsize == 0

@@ -9,10 +9,15 @@ import sys
 import warnings
 import weakref
 
-import numpy as np
 import pytest
 
+try:
+    import numpy as np
+except ImportError:  # no PyPy 8.0 wheel of numpy (pyproject.toml, test extra)
+    np = None
+
 import boundcache
+from cores import released
 
 
 class Signal:
@@ -32,6 +37,7 @@ class Signal:
         return np.abs(np.fft.rfft(self.samples))
 
 
+@pytest.mark.skipif(np is None, reason="numpy is not installed (no PyPy 8.0 wheel)")
 def test_numpy_holder_after_cached_calls():
     s = Signal([1.0, 2.0, 3.0, 4.0])
     w = s.window(1, 3)
@@ -53,6 +59,7 @@ def test_numpy_holder_and_its_buffer_freed_by_refcount(no_gc):
     buffers = [weakref.ref(s.samples), weakref.ref(s.window(0, 10)), weakref.ref(s.spectrum)]
     ref = weakref.ref(s)
     del s
+    released()
     assert ref() is None and [b() for b in buffers] == [None, None, None]
     assert Signal.window.cache_info().currsize == 0
 
@@ -138,5 +145,6 @@ def test_exceptions_freed_by_refcount(no_gc):
     error.upper  # noqa: B018
     ref = weakref.ref(error)
     del error
+    released()
     assert ref() is None
     assert LookupFailed.hint.cache_info().currsize == 0

@@ -95,6 +95,11 @@ def analyse(*, collect: bool = True, candidates: set[int] | None = None, forget=
     whose references are about to go (the plugin: pytest's funcargs).
     `wrappers` and `containers` (weak-table containers) restrict the caches
     looked at; by default, every one in the process (`containers` is emptied)."""
+    if not hasattr(sys, "getrefcount"):
+        raise RuntimeError(
+            f"boundcache.audit() finds what caches pin by counting references, which "
+            f"{sys.implementation.name} does not keep; run the audit on CPython"
+        )
     if collect:
         gc.collect()
     graph = Graph(set(), MAX_OBJECTS)

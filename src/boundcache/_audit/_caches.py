@@ -31,7 +31,7 @@ import sys
 import weakref
 from types import FunctionType, ModuleType
 
-from .. import _core
+from .._backend import core as _core
 
 _LRU_TYPE = getattr(functools, "_lru_cache_wrapper", None)
 if not isinstance(_LRU_TYPE, type):  # the pure-Python fallback: nothing to find
@@ -168,12 +168,12 @@ def functools_cache_dict(w: object) -> dict | None:
     return None
 
 
-def _candidate_keys(items, candidates: set[int] | None):
-    """The entries whose key could hold an instance as self: a tuple, whose
-    first element is one of `candidates` (ids) if given."""
-    if candidates is None:
-        return [(k, v) for k, v in items if type(k) is tuple and k]
-    return [(k, v) for k, v in items if type(k) is tuple and k and id(k[0]) in candidates]
+def _candidate_keys(items, candidates: set[int] | None, kinds: tuple[type, ...] = (tuple,)):
+    """The entries whose key could hold an instance as self: a tuple (or
+    another of `kinds`), whose first element is one of `candidates` (ids) if given."""
+    return [
+        (k, v) for k, v in items if type(k) in kinds and k and (candidates is None or id(k[0]) in candidates)
+    ]
 
 
 def collect_functools(w: object, cache: Cache, graph, selftest: SelfTest, candidates: set[int] | None) -> None:
@@ -225,13 +225,16 @@ def collect_boundcache(w: object, cache: Cache, graph, selftest: SelfTest, candi
     hold an instance as self: ``Cls.f(obj, ...)`` on a function wrapper, or
     an owner that a method wrapper serves as functools serves it. The same
     rules as for functools' caches."""
-    entries = w._entries()  # type: ignore[attr-defined]
+    # The key objects the table holds: the pure core's differ from the
+    # tuples its _entries() shows (they are hashed once, in a list).
+    entries = getattr(w, "_stored_entries", w._entries)()  # type: ignore[attr-defined]
     if not entries:
         return
     wid = id(w)
     wrappers_of = selftest.wrappers_of
     way = SERVED_AS_FUNCTOOLS if type(w) is _core.CachedMethod else KEYED_ON_SELF
-    for k, v in _candidate_keys(entries, candidates):
+    # A tuple in the C++ core, a list (hashed once) in the pure one.
+    for k, v in _candidate_keys(entries, candidates, (tuple, list)):
         if wid in wrappers_of(type(k[0])):
             # The table holds one reference to the key and one to the value.
             cache.hold(id(k[0]), [graph.release(k, 1), graph.release(v, 1)], way)

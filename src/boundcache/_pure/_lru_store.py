@@ -1,0 +1,203 @@
+"""The LRU store (the C++ core's lru_store.hpp): one cache's table of
+key -> result and its statistics, with functools' rules.
+
+Three kinds, chosen once per wrapper from ``maxsize``, as functools chooses
+between its uncached, unbounded and bounded wrappers:
+
+- ``UncachedTable`` (``maxsize=0``): every call a miss, no key built, so
+  unhashable arguments are accepted;
+- ``UnboundedTable`` (``maxsize=None``): a dict;
+- ``BoundedTable``: an ``OrderedDict`` in recency order, least recently used
+  first, evicted from the front when an insert would exceed ``maxsize``.
+
+User code runs inside a call: the function, ``__eq__`` of keys during dict
+operations, finalizers of released keys and results. The invariants:
+
+- a miss counts before the function runs; an unhashable argument counts
+  nothing;
+- the key is looked up again before storing only if the table changed while
+  the function ran (``mutations``); then a bounded table keeps the entry
+  already there and an unbounded one stores the newer result, as functools'
+  two wrappers do;
+- tables are changed in place (a lookup suspended in ``__eq__`` sees the
+  change, as in a dict), and no reference a table drops is released before
+  the table is consistent again: evicted and cleared entries are held in a
+  local until the operation is done;
+- a bounded table is never left above ``maxsize`` (an ``__eq__`` run by an
+  insert may insert too: the surplus is evicted afterwards);
+- threads: a dict operation is one step for other threads, but Python code
+  can be switched out between any two, where the C++ core's table operations
+  run no Python code and hold the GIL throughout. So every read-modify-write
+  of a table (counting, checking then inserting, evicting, clearing) holds
+  the wrapper's ``lock``, a reentrant lock (finalizers that run under it may
+  call the cache again); lookups do not, so a key's ``__eq__`` (user code)
+  runs under it only when an insert or a removal meets another key of the
+  same hash. The function always runs outside it.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, namedtuple
+
+from ._key import make_key
+
+CacheInfo = namedtuple(
+    "CacheInfo", ["hits", "misses", "maxsize", "currsize"], module="boundcache"
+)
+
+MISS = object()  # what a lookup returns for an absent key
+NO_OWNER = object()  # the owner of a call with function semantics
+
+
+class Table:
+    """A table and its statistics. Per-owner tables also carry their
+    wrapper's tally (``_wrapper.Tally``), into which their statistics go when
+    they are cleared on their own or die."""
+
+    __slots__ = (
+        "__weakref__",
+        "data",
+        "hits",
+        "maxsize",
+        "misses",
+        "mutations",
+        "tally",
+        "typed",
+    )
+
+    def __init__(self, maxsize, typed: bool, tally=None) -> None:
+        self.data = self._new_data()
+        self.maxsize = maxsize
+        self.typed = typed
+        self.hits = 0
+        self.misses = 0
+        self.mutations = 0
+        self.tally = tally
+
+    @staticmethod
+    def _new_data():
+        return {}
+
+    def size(self) -> int:
+        return len(self.data)
+
+    def items(self) -> list:
+        """[(key, value), ...], most recently used first when bounded."""
+        return list(self.data.items())
+
+    def take_all(self) -> list:
+        """Empties the table in place; returns what it held, for the caller to
+        release once everything it is changing is consistent."""
+        held = list(self.data.items())
+        self.data.clear()
+        self.mutations += 1
+        return held
+
+    def detach(self) -> list:
+        """What a table that is let go must undo elsewhere (a max_total
+        table's place in its wrapper's recency list); returns what to release."""
+        return []
+
+    def reset_stats(self) -> None:
+        self.hits = self.misses = 0
+
+    def discard(self, key, value) -> None:
+        """Removes the entry of `key` if it holds `value` (async failures)."""
+        data = self.data
+        if data.get(key, MISS) is value:
+            held = data.pop(key, None)  # noqa: F841 - released after the pop
+            self.mutations += 1
+
+    def purge_expired(self, now) -> list:
+        return []
+
+
+class UncachedTable(Table):
+    __slots__ = ()
+
+    def lookup(self, wrapper, args, kwargs, owner):
+        with wrapper._lock:
+            self.misses += 1
+        if owner is NO_OWNER:
+            return wrapper._func(*args, **kwargs)
+        return wrapper._func(owner, *args, **kwargs)
+
+
+class UnboundedTable(Table):
+    __slots__ = ()
+
+    def lookup(self, wrapper, args, kwargs, owner):
+        key = make_key(args, kwargs, self.typed)
+        value = self.data.get(key, MISS)
+        if value is not MISS:
+            with wrapper._lock:
+                self.hits += 1
+            return value
+        with wrapper._lock:
+            self.misses += 1
+        result = (
+            wrapper._func(*args, **kwargs)
+            if owner is NO_OWNER
+            else wrapper._func(owner, *args, **kwargs)
+        )
+        with wrapper._lock:
+            # Over an entry stored meanwhile (recursion), the newer result, as functools.
+            self.data[key] = result
+            self.mutations += 1
+        return result
+
+
+class BoundedTable(Table):
+    __slots__ = ()
+
+    @staticmethod
+    def _new_data():
+        return OrderedDict()
+
+    def items(self) -> list:
+        return list(reversed(self.data.items()))
+
+    def lookup(self, wrapper, args, kwargs, owner):
+        key = make_key(args, kwargs, self.typed)
+        data = self.data
+        value = data.get(key, MISS)
+        if value is not MISS:
+            with wrapper._lock:
+                self.hits += 1
+            try:
+                data.move_to_end(key)
+            except KeyError:  # an __eq__ that the move ran removed the entry
+                pass
+            return value
+        with wrapper._lock:
+            self.misses += 1
+            mutations = self.mutations
+        result = (
+            wrapper._func(*args, **kwargs)
+            if owner is NO_OWNER
+            else wrapper._func(owner, *args, **kwargs)
+        )
+        with wrapper._lock:
+            if self.mutations != mutations and key in data:
+                return result  # stored meanwhile (recursion): kept, as functools' bounded cache does
+            evicted = self.insert(key, result)  # noqa: F841 - released after the lock
+        return result
+
+    def insert(self, key, value) -> list:
+        """Stores an absent key; returns what it evicted, for the caller to release."""
+        data = self.data
+        maxsize = self.maxsize
+        evicted = [data.popitem(last=False)] if len(data) >= maxsize else []
+        data[key] = value
+        self.mutations += 1
+        while len(data) > maxsize:
+            evicted.append(data.popitem(last=False))
+        return evicted
+
+
+def new_table(maxsize, typed: bool, tally=None) -> Table:
+    if maxsize is None:
+        return UnboundedTable(maxsize, typed, tally)
+    if maxsize == 0:
+        return UncachedTable(maxsize, typed, tally)
+    return BoundedTable(maxsize, typed, tally)
