@@ -7,6 +7,21 @@
 
 namespace bc {
 
+// f(args with `first` before them), for a vectorcall that may not borrow
+// args[-1]: the keyword values follow the positional ones.
+template <class F>
+static PyObject* prepending(PyObject* first, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames, F&& f) {
+    Py_ssize_t total = nargs + (kwnames ? PyTuple_GET_SIZE(kwnames) : 0);
+    PyObject* small[8];
+    PyObject** with_first = total + 1 <= 8 ? small : (PyObject**)PyMem_Malloc((total + 1) * sizeof(PyObject*));
+    if (!with_first) return PyErr_NoMemory();
+    with_first[0] = first;
+    for (Py_ssize_t i = 0; i < total; i++) with_first[i + 1] = args[i];
+    PyObject* result = f(with_first);
+    if (with_first != small) PyMem_Free(with_first);
+    return result;
+}
+
 // Calls the wrapper's method-semantics entry with the instance prepended.
 PyObject* bound_vectorcall(PyObject* self, PyObject* const* args, size_t nargsf, PyObject* kwnames) {
     auto* b = (BoundCachedMethodObject*)self;
@@ -22,15 +37,8 @@ PyObject* bound_vectorcall(PyObject* self, PyObject* const* args, size_t nargsf,
         with_self[0] = saved;
         return result;
     }
-    Py_ssize_t total = nargs + (kwnames ? PyTuple_GET_SIZE(kwnames) : 0);
-    PyObject* small[8];
-    PyObject** with_self = total + 1 <= 8 ? small : (PyObject**)PyMem_Malloc((total + 1) * sizeof(PyObject*));
-    if (!with_self) return PyErr_NoMemory();
-    with_self[0] = b->self;
-    for (Py_ssize_t i = 0; i < total; i++) with_self[i + 1] = args[i];
-    PyObject* result = call(wrapper, with_self, nargs + 1, kwnames);
-    if (with_self != small) PyMem_Free(with_self);
-    return result;
+    return prepending(b->self, args, nargs, kwnames,
+                      [&](PyObject* const* with_self) { return call(wrapper, with_self, nargs + 1, kwnames); });
 }
 
 static int bound_traverse(PyObject* self, visitproc visit, void* arg) {
@@ -121,16 +129,10 @@ static PyObject* bound_cache_delete(PyObject* self, PyObject* const* args, Py_ss
         method.reset(PyObject_GetAttrString((PyObject*)b->wrapper, "cache_delete"));
         if (!method) return nullptr;
     }
-    Py_ssize_t total = nargs + (kwnames ? PyTuple_GET_SIZE(kwnames) : 0);
-    PyObject* small[8];
-    PyObject** with_self = total + 1 <= 8 ? small : (PyObject**)PyMem_Malloc((total + 1) * sizeof(PyObject*));
-    if (!with_self) return PyErr_NoMemory();
-    with_self[0] = b->self;
-    for (Py_ssize_t i = 0; i < total; i++) with_self[i + 1] = args[i];
-    PyObject* result = method ? PyObject_Vectorcall(method.get(), with_self, nargs + 1, kwnames)
-                              : cache_delete(b->wrapper, true, with_self, nargs + 1, kwnames);
-    if (with_self != small) PyMem_Free(with_self);
-    return result;
+    return prepending(b->self, args, nargs, kwnames, [&](PyObject* const* with_self) {
+        return method ? PyObject_Vectorcall(method.get(), with_self, nargs + 1, kwnames)
+                      : cache_delete(b->wrapper, true, with_self, nargs + 1, kwnames);
+    });
 }
 
 static PyObject* bound_cache_parameters(PyObject* self, PyObject*) {

@@ -6,7 +6,7 @@ itself, like a bound method; the cache it reaches is the instance's own, so
 from __future__ import annotations
 
 from ._instance_storage import find_caches, served_as_functools
-from ._lru_store import CacheInfo
+from ._lru_store import MISS, CacheInfo
 from ._options import read_clock
 
 
@@ -69,6 +69,13 @@ class BoundCachedMethod:
                 table.reset_stats()
             held = table.take_all()  # noqa: F841 - released on return
         return None
+
+    def cache_delete(self, /, *args, **kwargs) -> bool:
+        """Remove the entry obj.m(*args, **kwargs) would use; True if a live one was there."""
+        w = self._wrapper
+        if w._options is not None and w._options.key is not None:  # the class's cache decides
+            return w.cache_delete(self.__self__, *args, **kwargs)
+        return w._remove(True, (self.__self__, *args), kwargs, MISS)
 
     def cache_parameters(self):
         """{'maxsize': ..., 'typed': ...}"""

@@ -101,12 +101,16 @@ class Table:
     def reset_stats(self) -> None:
         self.hits = self.misses = 0
 
-    def discard(self, key, value) -> None:
-        """Removes the entry of `key` if it holds `value` (async failures)."""
+    def remove_key(self, key, value=MISS, now=None) -> bool:
+        """Removes the entry of `key` if `value` is MISS or is what it holds
+        (async failures); True if a live entry went."""
         data = self.data
-        if data.get(key, MISS) is value:
-            held = data.pop(key, None)  # noqa: F841 - released after the pop
-            self.mutations += 1
+        held = data.get(key, MISS)
+        if held is MISS or (value is not MISS and held is not value):
+            return False
+        del data[key]
+        self.mutations += 1
+        return True  # `held` is released on return
 
     def purge_expired(self, now) -> list:
         return []

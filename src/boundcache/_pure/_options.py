@@ -169,10 +169,12 @@ class OptionTable(Table):
         # Its entries leave the total at once, as the instance dies.
         return self.take_all() if self.by_id else []
 
-    def discard(self, key, value) -> None:
+    def remove_key(self, key, value=MISS, now=None) -> bool:
         entry = self.data.get(key, MISS)
-        if entry is not MISS and entry.value is value:
-            self.remove(entry)
+        if entry is MISS or (value is not MISS and entry.value is not value):
+            return False
+        self.remove(entry)
+        return now is None or self.live(entry, now)  # an expired entry goes unreported
 
     def remove(self, entry) -> Entry:
         """Removes `entry` (if still here); returned for the caller to release."""

@@ -25,7 +25,7 @@ from . import _flight_gate, _instance_storage
 from ._bound_method import BoundCachedMethod
 from ._instance_storage import find_caches, owner_caches, served_as_functools
 from ._key import HashedKey, make_key, value_key
-from ._lru_store import NO_OWNER, CacheInfo, new_table
+from ._lru_store import MISS, NO_OWNER, CacheInfo, new_table
 from ._options import OptionTable, parse_options, read_clock
 
 
@@ -237,9 +237,30 @@ class CachedFunction:
 
     def _discard(self, value, /, *args, **kwargs) -> None:
         """Forget the entry of that call if it holds value (async failures)."""
-        method = type(self) is CachedMethod
+        self._remove(type(self) is CachedMethod, args, kwargs, value)
+
+    def cache_delete(self, /, *args, **kwargs) -> bool:
+        """Remove the entry a call with these arguments would use; True if a live one was there."""
+        return self._remove(type(self) is CachedMethod, args, kwargs, MISS)
+
+    def _delete_key(self, key) -> bool:
+        """For a key= wrapper, remove the entry stored under `key` (what key= returned)."""
+        o = self._options
+        if o is None or o.key is None:
+            raise TypeError("_delete_key(key) applies to wrappers made with key= only")
+        if self._maxsize == 0:
+            return False
+        now = read_clock(o) if o.ttl is not None else None
+        with self._lock:
+            return self._table.remove_key(value_key(key), MISS, now)
+
+    def _remove(self, method, args, kwargs, value) -> bool:
+        """The entry a call with these arguments (the owner first, for method
+        semantics) would use, removed if `value` is MISS or what it holds."""
         if (method and not args) or self._maxsize == 0:
-            return
+            return False
+        o = self._options
+        now = read_clock(o) if o is not None and o.ttl is not None else None  # before the lookup
         owner = args[0] if method else NO_OWNER
         key_args = args[1:] if method else args
         if method and not self._class_wide:
@@ -247,22 +268,17 @@ class CachedFunction:
             table = caches.caches.get(self._tally) if caches is not None else None
             if table is None:
                 if not served_as_functools(owner):
-                    return
+                    return False
                 table, owner, key_args = self._table, NO_OWNER, args
         else:
             table = self._table
-        o = self._options
         if o is not None and o.key is not None:
-            k = (
-                o.key(*key_args, **kwargs)
-                if owner is NO_OWNER
-                else o.key(owner, *key_args, **kwargs)
-            )
+            k = o.key(*key_args, **kwargs) if owner is NO_OWNER else o.key(owner, *key_args, **kwargs)
             key = value_key(k)
         else:
             key = make_key(key_args, kwargs, self._typed)
         with self._lock:
-            table.discard(key, value)
+            return table.remove_key(key, value, now)
 
     @property
     def _owner_caches(self) -> int:
