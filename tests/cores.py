@@ -20,6 +20,10 @@ CORE = boundcache._backend.core
 # Implementations without reference counting free what a test drops at its
 # next collection (contract 9): lifetime tests collect there first.
 REFCOUNTED = sys.implementation.name == "cpython"
+# Owners with a __dict__ but no weak references (int subclasses, NamedTuple
+# subclasses) own their caches only where the C++ core's dict watcher can
+# observe their death (CPython 3.12+); elsewhere they are served as functools.
+DICT_WATCHER = not PURE and sys.version_info >= (3, 12)
 
 
 @contextlib.contextmanager

@@ -17,7 +17,7 @@ import attrs
 import pytest
 
 import boundcache
-from cores import released
+from cores import DICT_WATCHER, released
 
 NEEDS_WEAKREF_SLOT = pytest.mark.skipif(sys.version_info < (3, 11), reason="dataclass weakref_slot is new in 3.11")
 
@@ -210,8 +210,8 @@ def test_named_tuple_is_served_as_functools_and_a_subclass_per_instance(no_gc):
     first = p.scaled(2)
     assert first == [6] and p.scaled(2) is first
     assert p == (3, 0) and p == MyPoint(3)
-    if sys.version_info < (3, 12):
-        # A __dict__ but no weak references: no death signal before 3.12.
+    if not DICT_WATCHER:
+        # A __dict__ but no weak references: no death signal (before 3.12, or the pure core).
         assert MyPoint(3).scaled(2) is first
         return
     assert MyPoint(3).scaled(2) is not first  # equal tuples, separate caches
@@ -239,8 +239,8 @@ def test_slotted_subclass_of_int_is_served_as_functools():
 
     first = Unslotted(2).doubled()
     assert first == [4]
-    # Before 3.12 served as functools; from 3.12 each instance owns its cache.
-    assert (Unslotted(2).doubled() is first) == (sys.version_info < (3, 12))
+    # Served as functools without a dict watcher; with one, each instance owns its cache.
+    assert (Unslotted(2).doubled() is first) == (not DICT_WATCHER)
 
 
 def test_plain_slotted_class_warning_names_the_slots():

@@ -168,12 +168,10 @@ def functools_cache_dict(w: object) -> dict | None:
     return None
 
 
-def _candidate_keys(items, candidates: set[int] | None, kinds: tuple[type, ...] = (tuple,)):
-    """The entries whose key could hold an instance as self: a tuple (or
-    another of `kinds`), whose first element is one of `candidates` (ids) if given."""
-    return [
-        (k, v) for k, v in items if type(k) in kinds and k and (candidates is None or id(k[0]) in candidates)
-    ]
+def _candidate_keys(items, candidates: set[int] | None):
+    """The entries whose key could hold an instance as self: a tuple whose
+    first element is one of `candidates` (ids) if given."""
+    return [(k, v) for k, v in items if type(k) is tuple and k and (candidates is None or id(k[0]) in candidates)]
 
 
 def collect_functools(w: object, cache: Cache, graph, selftest: SelfTest, candidates: set[int] | None) -> None:
@@ -225,19 +223,21 @@ def collect_boundcache(w: object, cache: Cache, graph, selftest: SelfTest, candi
     hold an instance as self: ``Cls.f(obj, ...)`` on a function wrapper, or
     an owner that a method wrapper serves as functools serves it. The same
     rules as for functools' caches."""
-    # The key objects the table holds: the pure core's differ from the
-    # tuples its _entries() shows (they are hashed once, in a list).
-    entries = getattr(w, "_stored_entries", w._entries)()  # type: ignore[attr-defined]
+    # The key objects the table holds, and how many references it holds to
+    # each: the pure core's keys differ from the tuples its _entries() shows
+    # (they are hashed once, in a list), and its OrderedDict holds two.
+    stored = getattr(w, "_stored_entries", None)
+    entries = stored() if stored else [(k, v, 1) for k, v in w._entries()]  # type: ignore[attr-defined]
     if not entries:
         return
     wid = id(w)
     wrappers_of = selftest.wrappers_of
     way = SERVED_AS_FUNCTOOLS if type(w) is _core.CachedMethod else KEYED_ON_SELF
-    # A tuple in the C++ core, a list (hashed once) in the pure one.
-    for k, v in _candidate_keys(entries, candidates, (tuple, list)):
-        if wid in wrappers_of(type(k[0])):
-            # The table holds one reference to the key and one to the value.
-            cache.hold(id(k[0]), [graph.release(k, 1), graph.release(v, 1)], way)
+    for k, v, key_refs in entries:
+        # A tuple in the C++ core, a list subclass (hashed once) in the pure one.
+        if isinstance(k, (tuple, list)) and k and (candidates is None or id(k[0]) in candidates):
+            if wid in wrappers_of(type(k[0])):
+                cache.hold(id(k[0]), [graph.release(k, key_refs), graph.release(v, 1)], way)
 
 
 def collect_weak_table(by_wrapper: dict[int, Cache], graph, candidates: set[int] | None,

@@ -23,7 +23,7 @@ import gc
 import weakref
 from dataclasses import dataclass
 
-from .. import _core
+from .._backend import core as _core
 from . import analyse
 from ._caches import _BC_TYPES, _HEAPTYPE, _LRU_TYPE, KEYED_ON_SELF, SERVED_AS_FUNCTOOLS, WEAK_TABLE, SelfTest
 from ._report import format_bytes

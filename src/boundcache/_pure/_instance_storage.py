@@ -35,6 +35,8 @@ import threading
 import weakref
 from types import MemberDescriptorType
 
+from ._lru_store import snapshot
+
 _BOUNDCACHE = "__boundcache__"
 _generic_getattr = object.__getattribute__
 _generic_setattr = object.__setattr__
@@ -132,7 +134,7 @@ class InstanceCaches(weakref.ref):
     def _contents(self) -> list:
         """[(wrapper, [(key, value), ...]), ...] for every cached method of this owner."""
         out = []
-        for tally, table in list(self.caches.items()):
+        for tally, table in snapshot(lambda: list(self.caches.items())):
             wrapper = tally.wrapper()
             if wrapper is not None:
                 out.append((wrapper, table.items()))
@@ -140,7 +142,8 @@ class InstanceCaches(weakref.ref):
 
     def _properties(self) -> list:
         """[(name, value), ...] for every cached_property value kept in this container."""
-        return list(self.props.items()) if self.props else []
+        props = self.props
+        return snapshot(lambda: list(props.items())) if props else []
 
     @property
     def _weak_owner(self):
@@ -338,7 +341,7 @@ def keeps_dict_for_fields(tp) -> bool:
 
 def weak_table_containers() -> list:
     """The containers of the weak table, as a new list (for audit() and tests)."""
-    return list(_weak_table.values())
+    return snapshot(lambda: list(_weak_table.values()))
 
 
 def nowhere_to_store(obj) -> bool:

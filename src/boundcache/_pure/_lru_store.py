@@ -32,7 +32,10 @@ operations, finalizers of released keys and results. The invariants:
   the wrapper's ``lock``, a reentrant lock (finalizers that run under it may
   call the cache again); lookups do not, so a key's ``__eq__`` (user code)
   runs under it only when an insert or a removal meets another key of the
-  same hash. The function always runs outside it.
+  same hash. The function always runs outside it;
+- a copy of a table's dict (``snapshot``) allocates, and an allocation can
+  run the collector, whose finalizers may call into the cache and change
+  the dict being copied: the copy is then read again.
 """
 
 from __future__ import annotations
@@ -47,6 +50,16 @@ CacheInfo = namedtuple(
 
 MISS = object()  # what a lookup returns for an absent key
 NO_OWNER = object()  # the owner of a call with function semantics
+
+
+def snapshot(read) -> list:
+    """``read()`` (a list of a dict's items or values), read again when a
+    finalizer run by its allocations changed the dict meanwhile."""
+    while True:
+        try:
+            return read()
+        except RuntimeError:  # "dictionary changed size during iteration"
+            pass
 
 
 class Table:
@@ -83,12 +96,17 @@ class Table:
 
     def items(self) -> list:
         """[(key, value), ...], most recently used first when bounded."""
-        return list(self.data.items())
+        return snapshot(lambda: list(self.data.items()))
+
+    def key_references(self) -> int:
+        """References the table holds to each key (audit() counts them):
+        the dict's, and an OrderedDict's link too."""
+        return 1 if type(self.data) is dict else 2
 
     def take_all(self) -> list:
         """Empties the table in place; returns what it held, for the caller to
         release once everything it is changing is consistent."""
-        held = list(self.data.items())
+        held = snapshot(lambda: list(self.data.items()))
         self.data.clear()
         self.mutations += 1
         return held
@@ -159,7 +177,7 @@ class BoundedTable(Table):
         return OrderedDict()
 
     def items(self) -> list:
-        return list(reversed(self.data.items()))
+        return snapshot(lambda: list(reversed(self.data.items())))
 
     def lookup(self, wrapper, args, kwargs, owner):
         key = make_key(args, kwargs, self.typed)

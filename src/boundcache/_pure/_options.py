@@ -24,7 +24,7 @@ from time import monotonic
 
 from ._flight_gate import FlightGate
 from ._key import make_key, value_key
-from ._lru_store import MISS, NO_OWNER, Table
+from ._lru_store import MISS, NO_OWNER, Table, snapshot
 
 
 class Options:
@@ -156,6 +156,9 @@ class OptionTable(Table):
             pairs.reverse()
         return pairs
 
+    def key_references(self) -> int:
+        return super().key_references() + 1  # and the Entry's
+
     def take_all(self) -> list:
         held = super().take_all()
         total = self.options.total
@@ -187,7 +190,7 @@ class OptionTable(Table):
 
     def purge_expired(self, now: float) -> list:
         """Removes every entry whose deadline is at or before `now`; returns them."""
-        return [self.remove(e) for e in list(self.data.values()) if e.deadline <= now]
+        return [self.remove(e) for e in snapshot(lambda: list(self.data.values())) if e.deadline <= now]
 
     def live(self, entry, now: float) -> bool:
         return self.options.ttl is None or entry.deadline > now

@@ -231,9 +231,12 @@ class CachedFunction:
         return [(tuple(k) if type(k) is HashedKey else k, v) for k, v in self._table.items()]
 
     def _stored_entries(self) -> list:
-        """_entries() with the key objects the table holds, for audit()'s
-        reference counting."""
-        return self._table.items()
+        """[(key, value, references to key), ...]: _entries() with the key
+        objects the table holds, and how many references it holds to each
+        (one to each value), for audit()'s reference counting."""
+        table = self._table
+        refs = table.key_references()
+        return [(k, v, refs) for k, v in table.items()]
 
     def _discard(self, value, /, *args, **kwargs) -> None:
         """Forget the entry of that call if it holds value (async failures)."""
