@@ -1243,13 +1243,18 @@ class CacheMachine(RuleBasedStateMachine):
             return  # the invariants check that nothing changed
 
         self.uncertain = True
+        # K, a class, is cyclic garbage once this rule returns: it reaches the
+        # target through a box emptied below, or (arg "other") it would keep
+        # `obj` alive for good with the GC off, and its deletion would fail.
+        box = [target]
+        del target
 
         class K:
             def __hash__(self):
                 return 1
 
             def __eq__(self, other):
-                cb(target)
+                cb(box[0] if box else None)
                 return False
 
         del c, mine
@@ -1257,9 +1262,7 @@ class CacheMachine(RuleBasedStateMachine):
             got = outcome_of(fn, K())
             assert got[0] != "raised" or isinstance(got[1], TypeError), got
         outcome_of(obj.m, 2)
-        # The stored K keys refer to `obj` through __eq__'s closure (arg
-        # "other"): a cycle only the GC frees, which the GC-off checks of
-        # later steps would take for a leak.
+        box.clear()
         obj.m.cache_clear()
         obj.u.cache_clear()
 
