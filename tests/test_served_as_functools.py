@@ -430,3 +430,38 @@ def test_copy_shares_no_entries_and_entries_die_with_owner(no_gc):
     assert freed == ["a"]
     assert b.m() == [2]
     gc.collect()
+
+
+@NEEDS_312
+@pytest.mark.xfail(
+    strict=True,
+    reason="core bug (3.12+ tickets): retire() spares the entries of a container that a call is using, and "
+    "nothing releases them once the call ends; a copy's __dict__ still holds the old ticket, so the owner's "
+    "entries outlive it and Cls.m.cache_info() counts them",
+)
+def test_copy_made_during_a_call_does_not_keep_the_owners_entries(no_gc):
+    import weakref
+
+    class Result(list):
+        pass
+
+    copies = []
+
+    class Owner(int):
+        @boundcache.lru_cache
+        def m(self, x):
+            if x == 0:
+                copies.append(copy.copy(self))  # its __dict__ shares this owner's ticket
+                self.n()  # a lookup while this call uses the container: retires it
+            return Result([int(self), x])
+
+        @boundcache.lru_cache
+        def n(self):
+            return Result([int(self)])
+
+    a = Owner(3)
+    freed = weakref.ref(a.m(0))
+    del a
+    assert copies[0].m.cache_info().currsize == 0  # the copy never had entries of its own
+    assert freed() is None, "the dead owner's entry lives on, held by its copy's __dict__"
+    assert Owner.m.cache_info().currsize == 0, "Cls.m.cache_info() counts entries of an owner that died"
