@@ -465,3 +465,25 @@ def test_copy_made_during_a_call_does_not_keep_the_owners_entries(no_gc):
     assert copies[0].m.cache_info().currsize == 0  # the copy never had entries of its own
     assert freed() is None, "the dead owner's entry lives on, held by its copy's __dict__"
     assert Owner.m.cache_info().currsize == 0, "Cls.m.cache_info() counts entries of an owner that died"
+
+
+@NEEDS_312
+@pytest.mark.xfail(
+    strict=True,
+    reason="_storage_hint._reason blames a missing dict watcher for every class with a __dict__ and no weak "
+    "references; a plain class with __slots__ = ('__dict__',) is served as functools because it has no builtin "
+    "value for a ticket to check, while a watcher is free",
+)
+def test_warning_for_a_dict_without_weakref_names_the_real_reason():
+    class DictNoWeakref:
+        __slots__ = ("__dict__",)
+
+        @boundcache.lru_cache
+        def m(self):
+            return 1
+
+    with pytest.warns(boundcache.PinningWarning) as caught:
+        DictNoWeakref().m()
+    message = str(caught[0].message)
+    assert "Add '__weakref__' to" in message  # the fix it names is right
+    assert "dict watcher" not in message, message
