@@ -429,6 +429,13 @@ PINNING_CLASSES = {c.__name__ for f, fam in FAM.items() if fam.ft and not fam.by
 PINNING_WARNED = set()
 
 
+FAMILY_OF = {c: f for f, classes in FAMILIES.items() for c in classes}
+
+
+def fam_of(obj):
+    return CLASS_FAM.get(type(obj)) or FAM[FAMILY_OF[type(obj)]]
+
+
 def make_owner(family, cls, v, uid):
     """A new owner; `v` picks the value of owners hashed by value (0 or 1,
     so that equal owners meet)."""
@@ -522,7 +529,7 @@ class Inst:
         self.uid = uid
         self.obj = obj
         self.family = family
-        self.fam = fam = CLASS_FAM.get(type(obj)) or FAM[family]
+        self.fam = fam = fam_of(obj)
         self.label = obj.label if fam.by_value else uid
         # how a served-as-functools key holds it: by value, or by identity
         self.token = ("value", self.label) if fam.by_value else ("id", uid)
@@ -664,6 +671,7 @@ class CacheMachine(RuleBasedStateMachine):
         # go of while a served-as-functools entry held them: they must live
         # exactly as long as the model has an entry holding them.
         self.ghosts = {}
+        self.revived = False  # a dying owner's __del__ revived it (owner_del_hook)
         # (uid or FT, owner name, method) -> LRU; FT: the wrapper's own table
         self.caches = {}
         self.kcache = {c.__name__: LRU(3) for c, n in WRAPPERS if n == "k"}
@@ -795,10 +803,12 @@ class CacheMachine(RuleBasedStateMachine):
                 self.perform(act)
                 continue
             # The dying owner calls its own cache: its result is checked, the
-            # model resyncs (a served-as-functools owner is even revived by
-            # the entry this stores, as with functools).
+            # model resyncs. A served-as-functools owner is revived by the
+            # entry this stores, as with functools (the resync frees it).
             self.uncertain = True
             _, name, a = act
+            if fam_of(obj).ft and name != "k":
+                self.revived = True
             IN_HOOK[0] += 1
             try:
                 got = outcome_of(getattr(obj, name), a)
@@ -1258,8 +1268,11 @@ class CacheMachine(RuleBasedStateMachine):
         self.drop_model(inst)
         label, family, fam, addr, cname = inst.uid, inst.family, inst.fam, inst.addr, type(inst.obj).__name__
         dead = inst.dead_probe()
+        self.revived = False
         inst.obj = None
         del inst
+        if self.revived:
+            values = []  # alive again, with what it kept
         pinned = self.ft_holders().get(label)
         if pinned:
             # served as functools: as functools' keys, the entries keep it
