@@ -52,7 +52,7 @@ def shared_log(caplog):
     return caplog
 
 
-def _wait_until(predicate, timeout=5.0):
+def _wait_until(predicate, timeout=20.0):
     """Polls predicate() until true; the bound is generous, and only a hang fails."""
     deadline = time.monotonic() + timeout
     while not predicate():
