@@ -12,6 +12,9 @@ from __future__ import annotations
 import contextlib
 import gc
 import sys
+import weakref
+
+import pytest
 
 import boundcache._backend
 
@@ -24,6 +27,34 @@ REFCOUNTED = sys.implementation.name == "cpython"
 # subclasses) own their caches only where the C++ core's dict watcher can
 # observe their death (CPython 3.12+); elsewhere they are served as functools.
 DICT_WATCHER = not PURE and sys.version_info >= (3, 12)
+
+
+class _SlottedWithoutWeakref:
+    __slots__ = ()
+
+
+def _weakly_referenceable(obj):
+    try:
+        weakref.ref(obj)
+    except TypeError:
+        return False
+    return True
+
+
+# PyPy: every object supports weak references, a class with __slots__ and no
+# __weakref__ and subclasses of int, bytes and tuple too. No owner there is
+# served as functools for want of them: each keeps its own caches (contract
+# 3.5), in the weak table or its __dict__ (docs/design.md).
+WEAK_REFERENCES_EVERYWHERE = _weakly_referenceable(_SlottedWithoutWeakref())
+# Owners that CPython gives a __dict__ but no weak references (int
+# subclasses, named tuple subclasses) keep per-instance caches.
+OWN_CACHES_WITHOUT_WEAKREF_SLOT = DICT_WATCHER or WEAK_REFERENCES_EVERYWHERE
+# For tests of owners that CPython cannot weakly reference (served as functools there).
+WITHOUT_WEAKREFS = pytest.mark.skipif(
+    WEAK_REFERENCES_EVERYWHERE,
+    reason="PyPy: every object supports weak references, so this owner keeps its own caches there "
+    "(test_served_as_functools.py::test_owners_keep_their_own_caches_where_every_object_has_weak_references)",
+)
 
 
 @contextlib.contextmanager

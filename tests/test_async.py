@@ -213,6 +213,7 @@ def test_instance_freed_by_refcount_with_gc_disabled(no_gc):
         weakref.finalize(o, events.append, "finalize")
         await settle()  # the finished Tasks' callbacks have run
         del o
+        released()
         assert events == ["__del__", "finalize"]
         assert Owner.m.cache_info().currsize == 0
 
@@ -689,7 +690,9 @@ def test_property_above_is_a_method(no_gc):
         del a
         return r
 
-    assert run(main())() is None
+    r = run(main())
+    released()
+    assert r() is None
 
 
 def test_method_defined_by_assignment_in_class_body(no_gc):
@@ -707,7 +710,9 @@ def test_method_defined_by_assignment_in_class_body(no_gc):
         del w
         return r
 
-    assert run(main())() is None
+    r = run(main())
+    released()
+    assert r() is None
 
 
 async def _helper_taking_self(self, x):
@@ -730,7 +735,9 @@ def test_wrapper_taking_self_set_on_a_class_later_becomes_a_method(no_gc):
         del x
         return r
 
-    assert run(main())() is None
+    r = run(main())
+    released()
+    assert r() is None
 
 
 def test_plain_async_function_set_on_a_class_later_binds_as_a_function():
@@ -779,7 +786,9 @@ def test_functools_wraps_chain_of_async_functions(no_gc):
         return r
 
     assert inspect.iscoroutinefunction(Service.get)
-    assert run(main())() is None
+    r = run(main())
+    released()
+    assert r() is None
 
 
 def test_other_coroutine_functions_inspect_recognises():
@@ -869,7 +878,9 @@ def test_key_on_an_async_method_shares_across_instances(no_gc):
         del a
         return r
 
-    assert run(main())() is None
+    r = run(main())
+    released()
+    assert r() is None
 
 
 def test_key_failing_computation_is_dropped():

@@ -8,7 +8,7 @@ import weakref
 import pytest
 
 import boundcache
-from cores import PURE, released
+from cores import PURE, WITHOUT_WEAKREFS, released
 
 
 class Report:
@@ -154,6 +154,7 @@ def test_slots_with_weakref_only():
     assert w.value is w.value
 
 
+@WITHOUT_WEAKREFS
 def test_slots_with_nowhere_to_store_raises_before_computing():
     # Regression: the getter ran, its value was thrown away, then the error
     # came, on every read. functools refuses first, with this message.

@@ -19,7 +19,7 @@ import weakref
 import pytest
 
 import boundcache
-from cores import PURE, released
+from cores import PURE, WITHOUT_WEAKREFS, released
 from boundcache._backend import core as _core
 
 
@@ -335,6 +335,7 @@ def test_weakref_callback_still_empties_the_container_when_the_owner_dies(no_gc)
     b = copy.copy(a)  # shares the container
     shared = vars(b)["__boundcache__"]
     del a
+    released()
     assert freed == [1]
     assert repr(shared) == "<boundcache caches: 0 methods, 0 entries, 0 properties>"
     assert b.m(1) == [1]
@@ -465,6 +466,7 @@ def test_owner_without_weakrefs_entries_die_with_it(base, no_gc):
 
 
 @pytest.mark.skipif(not (before_312 or PURE), reason="3.12+ keeps their caches: the tests above")
+@WITHOUT_WEAKREFS
 @pytest.mark.parametrize("base", [int, bytes, tuple, "namedtuple"])
 def test_served_as_functools_before_312(base, no_gc):
     # No death signal before 3.12: served as functools serves them (contract

@@ -18,7 +18,7 @@ import weakref
 import pytest
 
 import boundcache
-from cores import PURE
+from cores import OWN_CACHES_WITHOUT_WEAKREF_SLOT, WEAK_REFERENCES_EVERYWHERE, WITHOUT_WEAKREFS, released
 
 _NEEDS_312 = pytest.mark.skipif(sys.version_info < (3, 12), reason="per-instance only with a dict watcher, 3.12+")
 # The dict watcher is the C++ core's: the pure core serves these owners as
@@ -49,6 +49,7 @@ def _slotted(lru, maxsize=2):
     return Slotted
 
 
+@WITHOUT_WEAKREFS
 @pytest.mark.parametrize("maxsize", [None, 0, 1, 2])
 def test_slotted_class_is_functools_call_for_call(maxsize):
     with warnings.catch_warnings():
@@ -68,6 +69,7 @@ def test_slotted_class_is_functools_call_for_call(maxsize):
         assert bc.m.cache_info() == ft.m.cache_info()
 
 
+@WITHOUT_WEAKREFS
 def test_warning_once_per_wrapper_and_class_naming_the_fix():
     class Base:
         __slots__ = ()
@@ -98,6 +100,7 @@ def test_warning_once_per_wrapper_and_class_naming_the_fix():
     assert all(w.filename == __file__ for w in caught)
 
 
+@WITHOUT_WEAKREFS
 def test_warning_as_error_is_a_refusal_every_time():
     Slotted = _slotted(boundcache.lru_cache)
     with warnings.catch_warnings():
@@ -108,6 +111,7 @@ def test_warning_as_error_is_a_refusal_every_time():
     assert Slotted.m.cache_info() == (0, 0, 2, 0)
 
 
+@WITHOUT_WEAKREFS
 def test_no_warning_for_owners_hashed_by_value():
     class Hashed:
         __slots__ = ("x",)
@@ -135,6 +139,7 @@ def test_no_warning_for_owners_hashed_by_value():
         assert Point(1, 2).m() is Point(1, 2).m()
 
 
+@WITHOUT_WEAKREFS
 def test_unhashable_owner_gets_functools_error():
     class Unhashable:
         __slots__ = ()
@@ -160,6 +165,7 @@ def test_unhashable_owner_gets_functools_error():
     assert str(ours.value) == str(theirs.value).replace("FtUnhashable", "Unhashable")
 
 
+@WITHOUT_WEAKREFS
 def test_pins_like_functools_and_is_freed_by_cache_clear(no_gc):
     finalized = []
 
@@ -272,8 +278,41 @@ def test_int_subclass_with_dict_is_never_refused():
     first = a.m()
     assert a.m() is first
     # Before 3.12 (and in the pure core, which has no dict watcher) served as
-    # functools: equal values share. From 3.12, each its own.
-    assert (IntOwner(5).m() is first) == (sys.version_info < (3, 12) or PURE)
+    # functools: equal values share. From 3.12, each its own; on PyPy too,
+    # where an int subclass has weak references.
+    assert (IntOwner(5).m() is first) == (not OWN_CACHES_WITHOUT_WEAKREF_SLOT)
+
+
+@pytest.mark.skipif(not WEAK_REFERENCES_EVERYWHERE, reason="CPython: the tests above (served as functools)")
+def test_owners_keep_their_own_caches_where_every_object_has_weak_references(no_gc):
+    # PyPy: a slotted class without __weakref__, a slotted int subclass and a
+    # named tuple subclass are weakly referenceable, so each instance owns
+    # its caches (contract 3.5, the weak table), freed with it.
+    Point = collections.namedtuple("Point", "x y")
+
+    class Slotted:
+        __slots__ = ("x",)
+
+        def __init__(self, x):
+            self.x = x
+
+    class SlottedInt(int):
+        __slots__ = ()
+
+    class PointOwner(Point):
+        __slots__ = ()
+
+    for cls, make in [(Slotted, Slotted), (SlottedInt, SlottedInt), (PointOwner, lambda v: PointOwner(v, v))]:
+        cls.m = boundcache.cache(lambda self, k: [k])
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", boundcache.PinningWarning)
+            a, b = make(1), make(1)
+            first = a.m(0)
+            assert a.m(0) is first and b.m(0) is not first, cls
+        assert a.m.cache_info() == (1, 1, None, 1) and cls.m.cache_info() == (1, 2, None, 2), cls
+        del a, b, first
+        released()
+        assert cls.m.cache_info().currsize == 0, cls
 
 
 def test_int_and_str_enum_members_take_the_decorators():
