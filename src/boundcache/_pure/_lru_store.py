@@ -28,11 +28,12 @@ operations, finalizers of released keys and results. The invariants:
 - threads: a dict operation is one step for other threads, but Python code
   can be switched out between any two, where the C++ core's table operations
   run no Python code and hold the GIL throughout. So every read-modify-write
-  of a table (counting, checking then inserting, evicting, clearing) holds
-  the wrapper's ``lock``, a reentrant lock (finalizers that run under it may
-  call the cache again); lookups do not, so a key's ``__eq__`` (user code)
-  runs under it only when an insert or a removal meets another key of the
-  same hash. The function always runs outside it;
+  of a table (checking then inserting, evicting, clearing) holds the
+  wrapper's ``lock``, a reentrant lock (finalizers that run under it may call
+  the cache again); lookups do not, so a key's ``__eq__`` (user code) runs
+  under it only when an insert or a removal meets another key of the same
+  hash. The function always runs outside it. Hits and misses are counted
+  without it (``new_count``), so that a hit takes no lock;
 - a copy of a table's dict (``snapshot``) allocates, and an allocation can
   run the collector, whose finalizers may call into the cache and change
   the dict being copied: the copy is then read again.
@@ -41,6 +42,7 @@ operations, finalizers of released keys and results. The invariants:
 from __future__ import annotations
 
 from collections import OrderedDict, namedtuple
+from itertools import count
 
 from ._key import make_key
 
@@ -62,6 +64,15 @@ def snapshot(read) -> list:
             pass
 
 
+def new_count():
+    """A hit or miss count that threads bump without a lock: calling it is
+    ``next()`` of an ``itertools.count``, one call into the interpreter that
+    no thread switch splits (where ``n += 1`` can lose a count). Reading or
+    resetting it draws a number too: the table keeps the number that counts
+    as zero (``hit_base``, ``miss_base``)."""
+    return count().__next__
+
+
 class Table:
     """A table and its statistics. Per-owner tables also carry their
     wrapper's tally (``_wrapper.Tally``), into which their statistics go when
@@ -70,9 +81,11 @@ class Table:
     __slots__ = (
         "__weakref__",
         "data",
-        "hits",
+        "hit",
+        "hit_base",
         "maxsize",
-        "misses",
+        "miss",
+        "miss_base",
         "mutations",
         "tally",
         "typed",
@@ -82,8 +95,9 @@ class Table:
         self.data = self._new_data()
         self.maxsize = maxsize
         self.typed = typed
-        self.hits = 0
-        self.misses = 0
+        self.hit = new_count()
+        self.miss = new_count()
+        self.hit_base = self.miss_base = 0
         self.mutations = 0
         self.tally = tally
 
@@ -116,8 +130,29 @@ class Table:
         table's place in its wrapper's recency list); returns what to release."""
         return []
 
+    # Statistics are read under the wrapper's lock.
+    @property
+    def hits(self) -> int:
+        n = self.hit() - self.hit_base
+        self.hit_base += 1  # the number this read drew
+        return n
+
+    @property
+    def misses(self) -> int:
+        n = self.miss() - self.miss_base
+        self.miss_base += 1
+        return n
+
+    def take_stats(self) -> tuple:
+        """(hits, misses), the statistics starting again from zero in the
+        same draw: a count made meanwhile in another thread is never lost."""
+        hit, miss = self.hit(), self.miss()
+        taken = (hit - self.hit_base, miss - self.miss_base)
+        self.hit_base, self.miss_base = hit + 1, miss + 1
+        return taken
+
     def reset_stats(self) -> None:
-        self.hits = self.misses = 0
+        self.take_stats()
 
     def remove_key(self, key, value=MISS, now=None) -> bool:
         """Removes the entry of `key` if `value` is MISS or is what it holds
@@ -138,8 +173,7 @@ class UncachedTable(Table):
     __slots__ = ()
 
     def lookup(self, wrapper, args, kwargs, owner):
-        with wrapper._lock:
-            self.misses += 1
+        self.miss()
         if owner is NO_OWNER:
             return wrapper._func(*args, **kwargs)
         return wrapper._func(owner, *args, **kwargs)
@@ -152,11 +186,9 @@ class UnboundedTable(Table):
         key = make_key(args, kwargs, self.typed)
         value = self.data.get(key, MISS)
         if value is not MISS:
-            with wrapper._lock:
-                self.hits += 1
+            self.hit()
             return value
-        with wrapper._lock:
-            self.misses += 1
+        self.miss()
         result = (
             wrapper._func(*args, **kwargs)
             if owner is NO_OWNER
@@ -184,16 +216,14 @@ class BoundedTable(Table):
         data = self.data
         value = data.get(key, MISS)
         if value is not MISS:
-            with wrapper._lock:
-                self.hits += 1
+            self.hit()
             try:
                 data.move_to_end(key)
             except KeyError:  # an __eq__ that the move ran removed the entry
                 pass
             return value
-        with wrapper._lock:
-            self.misses += 1
-            mutations = self.mutations
+        self.miss()
+        mutations = self.mutations
         result = (
             wrapper._func(*args, **kwargs)
             if owner is NO_OWNER

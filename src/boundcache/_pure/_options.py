@@ -223,7 +223,7 @@ class OptionTable(Table):
             if entry is not MISS:
                 with lock:
                     if self.live(entry, now):
-                        self.hits += 1
+                        self.hit()
                         self.touch(entry)
                         return entry.value
                     # Expired: dropped now, and this call is a miss.
@@ -233,7 +233,7 @@ class OptionTable(Table):
                 continue
             if o.flights is None:
                 with lock:
-                    self.misses += 1
+                    self.miss()
                 break
             # lock=True: the first thread to miss computes; others that miss
             # the same key of the same table meanwhile wait for it. Comparing
@@ -251,7 +251,7 @@ class OptionTable(Table):
                     flight = _Flight(o, slot, key)
                     o.flights.setdefault(slot, []).append(flight)
                     o.flight_changes += 1
-                    self.misses += 1
+                    self.miss()
             break
         if other is not None:
             try:
@@ -300,7 +300,7 @@ class OptionTable(Table):
         if error is not None:
             raise error.with_traceback(traceback)
         with wrapper._lock:
-            self.hits += 1
+            self.hit()
         return result
 
     def touch(self, entry) -> None:

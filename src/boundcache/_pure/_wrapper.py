@@ -43,9 +43,9 @@ class Tally:
         self.retired_misses = 0
 
     def retire(self, table) -> None:
-        self.retired_hits += table.hits
-        self.retired_misses += table.misses
-        table.reset_stats()
+        hits, misses = table.take_stats()
+        self.retired_hits += hits
+        self.retired_misses += misses
 
 
 def _no_wrapper():
