@@ -222,6 +222,7 @@ def test_a_key_cache_keeps_nothing_on_the_instances(no_gc):
     assert all("__boundcache__" not in vars(o) for o in objs)
     assert C.m._owner_caches == 0
     del objs, obj
+    released()
     assert [r() for r in refs] == [None] * 5  # key= never pins the instances
     assert C.m.cache_info() == (4, 6, None, 6)  # the class-wide entries stay
 
