@@ -2,8 +2,10 @@
 
 import asyncio
 import sys
+import warnings
 
 import pytest
+from cores import WEAK_REFERENCES_EVERYWHERE
 
 import boundcache
 
@@ -144,8 +146,12 @@ def test_owners_served_as_functools():
             return self.x + d
 
     p, q = Point(1), Point(2)
-    with pytest.warns(boundcache.PinningWarning):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         p.shifted(1)
+    # PyPy: a slotted class takes weak references, so each instance keeps its own cache, unwarned.
+    pinning = [w for w in caught if issubclass(w.category, boundcache.PinningWarning)]
+    assert len(pinning) == (0 if WEAK_REFERENCES_EVERYWHERE else 1)
     q.shifted(1)
     assert p.shifted.cache_delete(1) is True
     assert p.shifted.cache_delete(1) is False

@@ -12,6 +12,7 @@ import sys
 from typing import Any
 
 import pytest
+from cores import REFCOUNTED
 
 import boundcache
 
@@ -54,7 +55,12 @@ def test_boundcache_frees_every_instance(unbounded: dict[str, dict[str, Any]]) -
 def test_maxsize_bounds_what_functools_pins() -> None:
     # One class-level cache of 7 entries, 3 per instance: the last 3 instances survive.
     results = demo_results(*SMALL, "--calls", "3", "--maxsize", "7")
-    assert results["functools"]["alive"] == math.ceil(7 / 3)
+    if REFCOUNTED:
+        assert results["functools"]["alive"] == math.ceil(7 / 3)
+    else:
+        # PyPy's dict keeps the last few keys deleted from it alive for a while:
+        # those of the instance evicted last, and so that instance.
+        assert math.ceil(7 / 3) <= results["functools"]["alive"] <= math.ceil(7 / 3) + 1
     assert results["boundcache"]["alive"] == 0
 
 

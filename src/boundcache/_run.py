@@ -25,13 +25,15 @@ def main(argv: list[str]) -> int:
     # included), so that the script's imports are all served alike.
     os.environ[ENV_SWITCH] = "1"  # inherited by the processes the script starts
     patch()
-    from ._audit._cli import _parser, parse_command_line, print_report, run_script
+    from ._audit._cli import _parser, can_run, parse_command_line, print_report, run_script
 
     parser = _parser("python -m boundcache run", DESCRIPTION)
     parser.add_argument("--audit", action="store_true", help="print boundcache.audit() when the script ends")
     ns = parse_command_line(parser, argv)
     if not os.path.isfile(ns.script):
         print(f"boundcache run: cannot open {ns.script!r}", file=sys.stderr)
+        return 2
+    if ns.audit and not can_run(ns.script, "boundcache run", "drop --audit to run the script patched"):
         return 2
     module, status = run_script(ns.script, ns.args)
     if ns.audit:

@@ -26,6 +26,7 @@ from boundcache.checker import check_source, fix_source
 from boundcache.checker import finding as finding_module
 
 from checker_helpers import CORPUS_FILES, marked_lines
+from cores import WEAK_REFERENCES_EVERYWHERE
 
 _NOFIX = re.compile(r"#.*\bexpect: BC\d{3} nofix\b")
 _FIX = re.compile(r"#.*\bexpect: BC\d{3} fix\b")
@@ -82,15 +83,16 @@ def test_fixed_file_imports_and_its_methods_run_and_cache(path, tmp_path):
             first = call()
             assert call() is first, call
     # The classes the message says boundcache warns about are those it warns
-    # about (contract 3.5: served as functools, hashed by identity).
+    # about (contract 3.5: served as functools, hashed by identity). On PyPy
+    # every object has weak references: each keeps its own caches, unwarned.
     warned = {re.search(r"for (\w+) instances", str(w.message)).group(1) for w in caught
               if issubclass(w.category, boundcache.PinningWarning)}
     called = {type(call.__self__).__name__ for call in calls}
     said = set(re.findall(r"serves (\w+) as functools does, with a PinningWarning",
                           " ".join(f.message for f in check_source(source, str(path)))))
-    assert warned == said & called
+    assert warned == (set() if WEAK_REFERENCES_EVERYWHERE else said & called)
     if path.stem == "slotted":
-        assert warned == {"Bare", "BareChild", "SlotsDataclass"}
+        assert said & called == {"Bare", "BareChild", "SlotsDataclass"}
 
 
 def test_value_type_message_says_bounded_values_are_shared():

@@ -88,6 +88,16 @@ class Analysis:
         )
 
 
+def unavailable() -> str | None:
+    """Why this interpreter cannot audit (PyPy), or None."""
+    if hasattr(sys, "getrefcount"):
+        return None
+    return (
+        f"boundcache.audit() finds what caches pin by counting references, which "
+        f"{sys.implementation.name} does not keep; run the audit on CPython"
+    )
+
+
 def analyse(*, collect: bool = True, candidates: set[int] | None = None, forget=(), wrappers=None,
             containers=None) -> Analysis:
     """The whole audit. `candidates`, a set of ids, restricts the instances
@@ -95,11 +105,9 @@ def analyse(*, collect: bool = True, candidates: set[int] | None = None, forget=
     whose references are about to go (the plugin: pytest's funcargs).
     `wrappers` and `containers` (weak-table containers) restrict the caches
     looked at; by default, every one in the process (`containers` is emptied)."""
-    if not hasattr(sys, "getrefcount"):
-        raise RuntimeError(
-            f"boundcache.audit() finds what caches pin by counting references, which "
-            f"{sys.implementation.name} does not keep; run the audit on CPython"
-        )
+    why = unavailable()
+    if why:
+        raise RuntimeError(why)
     if collect:
         gc.collect()
     graph = Graph(set(), MAX_OBJECTS)

@@ -49,13 +49,27 @@ def _size(text: str) -> int:
 
 def main(argv: list[str]) -> int:
     ns = parse_command_line(_parser(), argv)
-    if not os.path.isfile(ns.script):
-        print(f"boundcache audit: cannot open {ns.script!r}", file=sys.stderr)
+    if not can_run(ns.script, "boundcache audit", "run the script on CPython to audit it"):
         return 2
     module, status = run_script(ns.script, ns.args)
     print_report(ns)
     del module
     return status
+
+
+def can_run(script: str, prog: str, advice: str) -> bool:
+    """Whether the script exists and this interpreter can audit it; if not,
+    says why on stderr, before anything runs."""
+    from . import unavailable
+
+    if not os.path.isfile(script):
+        print(f"{prog}: cannot open {script!r}", file=sys.stderr)
+        return False
+    why = unavailable()
+    if why:
+        print(f"{prog}: {why} ({advice})", file=sys.stderr)
+        return False
+    return True
 
 
 def parse_command_line(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
