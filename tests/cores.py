@@ -71,12 +71,21 @@ def recursion_room(depth, frames_per_call=4):
         sys.setrecursionlimit(old)
 
 
-def released():
+def released(collections=3):
     """Before a test asserts that what it dropped is freed: where reference
     counting frees (CPython), nothing to do, since it is freed at once, with
     the collector disabled. Elsewhere (PyPy) collections, which is when such
     an implementation frees: one runs the owners' weakref callbacks, which
-    release their caches, whose entries the next one frees."""
+    release their caches (and take their entries out of a max_total), whose
+    entries the next one frees, and the entries' finalizers the one after.
+    Tests that only need the first pass 1."""
     if not REFCOUNTED:
-        for _ in range(3):
+        for _ in range(collections):
             gc.collect()
+
+
+def examples(n: int) -> int:
+    """A hypothesis example budget: n where references are counted; a third
+    on PyPy for the tests that collect after each step (a full collection
+    costs tens of milliseconds there), so that the suite fits CI's budget."""
+    return n if REFCOUNTED else max(n // 3, 10)

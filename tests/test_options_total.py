@@ -135,7 +135,7 @@ def test_churn_of_instances_never_exceeds_the_total(no_gc):
         if i % 3 == 0:
             keep.append(obj)  # a third survive
         del obj
-        released()  # (PyPy: a dropped instance's entries leave the total at the next collection)
+        released(1)  # (PyPy: a dropped instance's entries leave the total at the next collection)
         assert C.m.cache_info().currsize <= 10
     # The ten most recent entries were 199's, 198's (kept), 195's, 192's
     # and 189's (kept); 199's are gone.
@@ -300,7 +300,7 @@ def test_max_total_matches_a_model_of_one_lru_across_instances(maxsize, max_tota
             obj = live.pop(o[1] % len(live))
             model.drop(obj.label)
             obj = None
-            released()  # (PyPy: its entries leave the total at the next collection)
+            released(1)  # (PyPy: its entries leave the total at the next collection)
         elif kind == "clear" and live:
             obj = live[o[1] % len(live)]
             obj.m.cache_clear()
