@@ -313,8 +313,8 @@ def _run_method_model(maxsize, typed, slotted, ops):
         assert calls_bc == calls_ref, (step, o)
     # Entries go with their instance: once all are gone, no value survives.
     live.clear()
-    assert Cls.m.cache_info().currsize == 0
     released()
+    assert Cls.m.cache_info().currsize == 0
     assert [wr for wr in values if wr() is not None] == []
 
 

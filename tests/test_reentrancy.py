@@ -276,12 +276,13 @@ class World:
                 self.clear_all()
             elif o[0] == "clear_self":
                 self.clear_self(o[1])
+            if self.kind == "bc" and self.mode == "method":
+                released()  # where the collector frees, dropped instances' entries go at it
             self.trace.append(("after", o, self.infos(with_currsize=True)))
             if self.kind == "bc" and self.mode == "method":
                 # gc is disabled: a dropped instance is freed as soon as the
                 # call that was running on it (if any) has returned.
                 for slot, wr in self.weak.items():
-                    released()
                     assert wr() is None, f"dropped instance {slot} still alive after {o}"
         return self.trace
 
@@ -313,8 +314,8 @@ def _clears_in_eq(plan):
 # CPython 3.11+ loses an entry that functools' unbounded cache stores while
 # an __eq__ of that very store clears the cache: the dict counts it, yet no
 # lookup finds it (pinned below). boundcache keeps it findable, as 3.10's
-# dict did, so such plans are compared only where functools is sane.
-_DICT_LOSES_ENTRY_STORED_ACROSS_CLEAR = sys.version_info >= (3, 11)
+# dict did (and PyPy's does), so such plans are compared only where functools is sane.
+_DICT_LOSES_ENTRY_STORED_ACROSS_CLEAR = sys.implementation.name == "cpython" and sys.version_info >= (3, 11)
 
 
 @SETTINGS
@@ -467,12 +468,17 @@ def test_eq_that_inserts_terminates_like_functools(maxsize):
     except subprocess.TimeoutExpired:
         pytest.fail("boundcache: lookup with an __eq__ that inserts never terminates (functools: %s misses)"
                     % expected[1])
-    if maxsize is None or PURE:  # the pure core's tables insert into a dict, as functools
+    # The pure core's bounded table is an OrderedDict, whose insert compares a
+    # colliding key twice on CPython (its dict, then its node index), as
+    # functools' check after the call and its insert do, but once on PyPy:
+    # there the count is the C++ core's, one fewer than functools'.
+    if maxsize is None or (PURE and sys.implementation.name == "cpython"):
         assert got == expected
     else:
         # functools' bounded wrapper compares once more, inside its dict
         # insert; boundcache inserts without comparing (docs/design.md), so
         # an __eq__ that itself caches runs one time fewer.
+        # (PyPy's functools, in Python, checks `key in cache` before its insert.)
         assert got[0] == 0 and int(got[1]) == int(expected[1]) - 1
 
 
@@ -559,6 +565,7 @@ def test_eviction_during_reentrant_calls_releases_values(maxsize):
         got = run(boundcache, wrs_bc)
         exp = run(functools, wrs_ref)
         assert got[:2] == exp[:2]
+        released()
         alive_bc = sorted(w().x for w in wrs_bc if w() is not None)
         alive_ref = sorted(w().x for w in wrs_ref if w() is not None)
         assert alive_bc == alive_ref
@@ -699,9 +706,13 @@ INTROSPECTION_GC = textwrap.dedent(
                 {clear}
 
     Bomb()
-    gc.set_threshold(1)
-    out = {call}
-    gc.set_threshold(700)
+    if hasattr(gc, "set_threshold"):
+        gc.set_threshold(1)
+        out = {call}
+        gc.set_threshold(700)
+    else:  # PyPy: collections come with allocations, finalizers at the next bytecode
+        while state["n"] < 3:
+            out = {call}
     print("ok", state["n"] >= 3)
     """
 )

@@ -61,7 +61,11 @@ def after_fork_child() -> None:
             continue  # a computation further up this thread's own stack
         gate.orphaned = True
         gate.detach(gate)
-        gate.lock = (
-            allocate_lock()
-        )  # copied in whatever state the parent's threads left it
+        # The old lock is copied in whatever state the parent's threads left
+        # it: a new one, held as the computing thread's was, for finish() to
+        # release (releasing an unheld lock raises, which ended this loop and
+        # left the gates after it unfinished).
+        lock = allocate_lock()
+        lock.acquire()
+        gate.lock = lock
         gate.finish()
