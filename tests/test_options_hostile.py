@@ -17,7 +17,7 @@ import gc
 import weakref
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import boundcache
@@ -473,6 +473,18 @@ class World:
 
 @SETTINGS
 @given(scenario())
+# The pure core once let max_total be exceeded for good: an eviction compared
+# keys, a key's __eq__ raised, and the entry stayed in its table uncounted.
+@example(
+    (
+        {"max_total": 3},
+        "method",
+        None,
+        [[("call", 0, 0)], [], [], [], [("raise",)]],
+        [[], [], [], [], []],
+        [(1, 1, False), (1, 0, True), (0, 0, False), (0, 1, False), (1, 4, True)],
+    )
+)
 def test_hostile_scenarios_through_the_options_keep_the_invariants(s):
     options, mode, maxsize, hooks, body, ops = s
     world = World(options, mode, maxsize, hooks, body)

@@ -356,12 +356,31 @@ class OptionTable(Table):
                 self.ref = weakref.ref(self)
             total = o.total
             total[id(entry)] = self.ref
-            while len(total) > o.max_total:
-                entry_id, table_ref = total.popitem(last=False)
+            error = None
+            failures = 0
+            while len(total) > o.max_total and failures < len(total):
+                entry_id, table_ref = next(iter(total.items()))
                 table = table_ref()
                 victim = table.by_id.get(entry_id) if table is not None else None
-                if victim is not None:
+                if victim is None:
+                    total.pop(entry_id, None)
+                    continue
+                try:
                     held.append(table.remove(victim))
+                except BaseException as e:
+                    # Removing it compared keys, and a key's __eq__ raised:
+                    # it stays, still counted, as the most recent, and the
+                    # next oldest goes instead, so that the total holds; the
+                    # caller sees the error.
+                    if entry_id in total:
+                        total.move_to_end(entry_id)
+                    failures += 1
+                    error = e
+            if error is not None:
+                try:
+                    raise error
+                finally:
+                    error = None  # no cycle through this frame
         if self.maxsize is not None:
             while len(data) > self.maxsize:  # an __eq__ run by the insert inserted too
                 held.append(self.remove(next(iter(data.values()))))
