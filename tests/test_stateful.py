@@ -72,7 +72,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 import boundcache
 from boundcache import cache, cached_property, lru_cache
-from cores import DICT_WATCHER, OWN_CACHES_WITHOUT_WEAKREF_SLOT, PURE, WEAK_REFERENCES_EVERYWHERE, released
+from cores import DICT_WATCHER, OWN_CACHES_WITHOUT_WEAKREF_SLOT, PURE, WEAK_REFERENCES_EVERYWHERE, examples, released
 
 # Rules that reproduce a bug of issue 15 fixed on another branch. The lead
 # empties this set as the fixes are merged; each name is the rule's gate.
@@ -87,7 +87,7 @@ def enabled(bug):
     return bug not in KNOWN_BUGS_PENDING or _KNOWN_ON == "all" or bug in _KNOWN_ON.split(",")
 
 
-EXAMPLES = int(os.environ.get("BOUNDCACHE_FUZZ_EXAMPLES", "100"))
+EXAMPLES = int(os.environ.get("BOUNDCACHE_FUZZ_EXAMPLES", examples(100)))  # a third on PyPy (cores.py)
 STEPS = int(os.environ.get("BOUNDCACHE_FUZZ_STEPS", "40"))
 RANDOM = os.environ.get("BOUNDCACHE_FUZZ_SEED", "") == "random"
 FORK_OK = hasattr(os, "fork") and os.environ.get("BOUNDCACHE_FUZZ_FORK", "1") == "1"
