@@ -18,25 +18,64 @@ namespace bc {
 
 // ---- the container type ----
 
-static void init_fields(InstanceCachesObject* c, void* owner) {
-    c->owner = owner;
-    c->in_weak_table = false;
-    c->caches = nullptr;
-    c->n_props = c->cap_props = 0;
-    c->props = nullptr;
-    c->linked = false;
-    c->ticketed = false;
-    c->held_by_ticket = false;
+// The container's CachesExtra, made if missing; NULL with MemoryError set.
+static CachesExtra* extra_of(InstanceCachesObject* c) {
+    if (!c->extra) {
+        c->extra = (CachesExtra*)PyMem_Calloc(1, sizeof(CachesExtra));
+        if (!c->extra) PyErr_NoMemory();
+    }
+    return c->extra;
+}
+
+// Links `c` into the list of weak references of `owner`, an object that
+// supports them and is not a type, with owner_died as its callback: what
+// weakref.ref(owner, owner_died) does for a subtype, without its argument
+// tuple and parsing (a fifth of a fresh instance's first call). CPython
+// keeps the shared callback-less weakref.ref and proxy, if any, at the head
+// of the list; other references go after them.
+static void link_to_owner(InstanceCachesObject* c, PyObject* owner) {
+    PyWeakReference* self = &c->weakref;
+    self->wr_object = owner;
+    self->wr_callback = Py_NewRef(g.owner_died);
+    self->hash = -1;
+    auto** list = (PyWeakReference**)((char*)owner + Py_TYPE(owner)->tp_weaklistoffset);
+    PyWeakReference* prev = nullptr;
+    PyWeakReference* head = *list;
+    if (head && !head->wr_callback) {
+        if (PyWeakref_CheckRefExact((PyObject*)head)) {
+            prev = head;
+            head = head->wr_next;
+        }
+        if (head && !head->wr_callback && PyWeakref_CheckProxy((PyObject*)head)) prev = head;
+    }
+    PyWeakReference* next = prev ? prev->wr_next : *list;
+    self->wr_prev = prev;
+    self->wr_next = next;
+    if (next) next->wr_prev = self;
+    if (prev) {
+        prev->wr_next = self;
+    } else {
+        *list = self;
+    }
 }
 
 // A container for `owner`, or for nobody (owner NULL: unpickled or copied).
 static InstanceCachesObject* new_instance_caches(PyObject* owner) {
     InstanceCachesObject* c;
-    if (owner && PyType_SUPPORTS_WEAKREFS(Py_TYPE(owner))) {
-        // weakref.ref's constructor links us into the owner's weakref list.
-        // It takes its arguments as a tuple; one tuple serves every call
-        // (it costs a fifth of the first call otherwise). It is not tracked
-        // by the GC and holds borrowed references only until the
+    bool weakly = owner && PyType_SUPPORTS_WEAKREFS(Py_TYPE(owner));
+#ifndef Py_GIL_DISABLED
+    if (weakly && !PyType_Check(owner)) {
+        // Zeroed and tracked; no code runs before it is linked.
+        c = (InstanceCachesObject*)PyType_GenericAlloc(&InstanceCaches_Type, 0);
+        if (!c) return nullptr;
+        link_to_owner(c, owner);
+    } else
+#endif
+    if (weakly) {
+        // A class (a cached classmethod): weakref.ref's constructor finds
+        // where CPython keeps the weak references of static types. It takes
+        // its arguments as a tuple; one tuple serves every call. It is not
+        // tracked by the GC and holds borrowed references only until the
         // constructor has unpacked them, which it does before anything that
         // could run other code; a nested use (a finalizer run by the
         // allocation) finds it free again.
@@ -46,61 +85,80 @@ static InstanceCachesObject* new_instance_caches(PyObject* owner) {
         c = (InstanceCachesObject*)_PyWeakref_RefType.tp_new(&InstanceCaches_Type, args, nullptr);
         PyTuple_SET_ITEM(args, 0, nullptr);
         PyTuple_SET_ITEM(args, 1, nullptr);
+        if (!c) return nullptr;
     } else {
         // A weakref that is dead from birth (what weakref.ref makes of a
         // referent that died: wr_object is None, borrowed).
         c = (InstanceCachesObject*)PyType_GenericAlloc(&InstanceCaches_Type, 0);
-        if (c) {
-            c->weakref.wr_object = Py_None;
-            c->weakref.hash = -1;
+        if (!c) return nullptr;
+        c->weakref.wr_object = Py_None;
+        c->weakref.hash = -1;
+        if (owner) {
+            CachesExtra* x = extra_of(c);
+            if (!x) {
+                Py_DECREF(c);
+                return nullptr;
+            }
+            x->owner = owner;
+            x->unlinked = true;
         }
     }
-    if (c) {
-        bool linked = c->weakref.wr_object != Py_None;
-        init_fields(c, owner);
-        c->linked = linked;
-    }
+#if PY_VERSION_HEX >= 0x030B0000
+    c->weakref.vectorcall = g.weakref_vectorcall;  // calling it answers as weakref.ref does
+#endif
     return c;
+}
+
+// Empties and detaches one cache (statistics to its wrapper), burying what
+// it held; runs no user code. It may serve another wrapper afterwards.
+static void empty_cache(MethodCache* mc, Graveyard& graveyard) {
+    if (mc->wrapper) {
+        retire_method_cache(mc);
+        unlink_method_cache(mc);
+        mc->wrapper = nullptr;
+    }
+    mc->table.take_all(graveyard);
 }
 
 // Detaches and frees every cache of the container. Statistics go to the
 // wrappers first, and the container is empty before any reference is
 // released, since releasing one can run code that reaches this container.
+// What tells whose container it is (the referent, `extra`'s owner and flags)
+// stays.
 static void release_contents(InstanceCachesObject* c) {
-    if (!c->caches && !c->props) return;  // e.g. emptied when its owner died
-    MethodCache* caches = c->caches;
-    PropertyValue* props = c->props;
-    uint32_t n_props = c->n_props;
-    c->caches = nullptr;
-    c->props = nullptr;
-    c->n_props = c->cap_props = 0;
-
     Graveyard graveyard;
-    for (MethodCache* mc = caches; mc; mc = mc->next) {
-        if (mc->wrapper) {
-            retire_method_cache(mc);
-            unlink_method_cache(mc);
+    empty_cache(first_cache(c), graveyard);
+    if (CachesExtra* x = c->extra) {
+        MethodCache** more = x->more;
+        uint32_t n_more = x->n_more;
+        PropertyValue* props = x->props;
+        uint32_t n_props = x->n_props;
+        x->more = nullptr;
+        x->n_more = x->cap_more = 0;
+        x->props = nullptr;
+        x->n_props = x->cap_props = 0;
+        for (uint32_t i = 0; i < n_more; i++) {
+            empty_cache(more[i], graveyard);
+            more[i]->~MethodCache();
+            PyMem_Free(more[i]);
         }
-        mc->table.take_all(graveyard);
+        PyMem_Free(more);
+        for (uint32_t i = 0; i < n_props; i++) graveyard.bury(props[i].name, props[i].value);
+        PyMem_Free(props);
     }
-    for (MethodCache* mc = caches; mc;) {
-        MethodCache* next = mc->next;
-        mc->~MethodCache();
-        if ((void*)mc != (void*)c->first_cache) PyMem_Free(mc);
-        mc = next;
-    }
-    for (uint32_t i = 0; i < n_props; i++) graveyard.bury(props[i].name, props[i].value);
-    PyMem_Free(props);
     graveyard.release();
 }
 
 static int instance_caches_traverse(PyObject* self, visitproc visit, void* arg) {
     auto* c = (InstanceCachesObject*)self;
     if (int r = _PyWeakref_RefType.tp_traverse(self, visit, arg)) return r;
-    for (MethodCache* mc = c->caches; mc; mc = mc->next) {
-        if (int r = mc->table.traverse(visit, arg)) return r;
+    if (int r = first_cache(c)->table.traverse(visit, arg)) return r;  // zeroed or emptied: nothing
+    if (CachesExtra* x = c->extra) {
+        for (uint32_t i = 0; i < x->n_more; i++) {
+            if (int r = x->more[i]->table.traverse(visit, arg)) return r;
+        }
+        for (uint32_t i = 0; i < x->n_props; i++) Py_VISIT(x->props[i].value);
     }
-    for (uint32_t i = 0; i < c->n_props; i++) Py_VISIT(c->props[i].value);
     return 0;
 }
 
@@ -124,6 +182,9 @@ static int instance_caches_clear(PyObject* self) {
 static void instance_caches_dealloc(PyObject* self) {
     PyObject_GC_UnTrack(self);
     instance_caches_clear(self);
+    auto* c = (InstanceCachesObject*)self;
+    PyMem_Free(c->extra);
+    c->extra = nullptr;
     _PyWeakref_RefType.tp_dealloc(self);
 }
 
@@ -258,13 +319,14 @@ static WeakTable weak_table;
 static PyObject* owner_died(PyObject*, PyObject* ref) {
     if (!Py_IS_TYPE(ref, &InstanceCaches_Type)) Py_RETURN_NONE;
     auto* c = (InstanceCachesObject*)ref;
-    if (!c->linked || c->weakref.wr_object != Py_None || !c->owner) Py_RETURN_NONE;
+    CachesExtra* x = c->extra;
+    // A container made for an owner without weak references has no referent
+    // from birth, and may be in use.
+    if (c->weakref.wr_object != Py_None || (x && x->unlinked)) Py_RETURN_NONE;
     Ref keep = Ref::borrow(ref);  // dropping it from the weak table may free it
-    void* owner = c->owner;
-    c->owner = nullptr;
-    if (c->in_weak_table) {
-        c->in_weak_table = false;
-        Ref taken(weak_table.take(owner, ref));
+    if (x && x->in_weak_table) {
+        x->in_weak_table = false;
+        Ref taken(weak_table.take(x->owner, ref));
     }
     release_contents(c);
     Py_RETURN_NONE;
@@ -326,9 +388,12 @@ static PyObject* instance_caches_repr(PyObject* self) {
     auto* c = (InstanceCachesObject*)self;
     Py_ssize_t entries = 0;
     unsigned methods = 0;
-    for (MethodCache* mc = c->caches; mc; mc = mc->next, methods++) entries += mc->table.size();
+    for_each_cache(c, [&](MethodCache* mc) {
+        methods++;
+        entries += mc->table.size();
+    });
     return PyUnicode_FromFormat("<boundcache caches: %u methods, %zd entries, %u properties>", methods,
-                                entries, c->n_props);
+                                entries, c->extra ? c->extra->n_props : 0);
 }
 
 // Introspection for audit(): [(wrapper, [(key, value), ...]), ...] and the
@@ -339,10 +404,12 @@ static PyObject* instance_caches_contents(PyObject* self, PyObject*) {
     // empty this container.
     Ref wrappers(PyList_New(0));
     if (!wrappers) return nullptr;
-    for (MethodCache* mc = c->caches; mc; mc = mc->next) {
-        PyObject* w = (PyObject*)mc->wrapper;
-        if (w && PyList_Append(wrappers.get(), w) < 0) return nullptr;  // no allocation runs code here
-    }
+    bool failed = false;
+    for_each_cache(c, [&](MethodCache* mc) {
+        // no allocation runs code here
+        if (!failed && PyList_Append(wrappers.get(), (PyObject*)mc->wrapper) < 0) failed = true;
+    });
+    if (failed) return nullptr;
     Ref out(PyList_New(0));
     if (!out) return nullptr;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(wrappers.get()); i++) {
@@ -366,9 +433,10 @@ static PyObject* instance_caches_properties(PyObject* self, PyObject*) {
     // Allocating a pair may run the GC and a finalizer that changes this
     // container: hold the pair's items first, and read n_props and props
     // afresh at every step.
-    for (uint32_t i = 0; i < c->n_props; i++) {
-        Ref name = Ref::borrow(c->props[i].name);
-        Ref value = Ref::borrow(c->props[i].value ? c->props[i].value : Py_None);
+    for (uint32_t i = 0; c->extra && i < c->extra->n_props; i++) {
+        PropertyValue& pv = c->extra->props[i];
+        Ref name = Ref::borrow(pv.name);
+        Ref value = Ref::borrow(pv.value ? pv.value : Py_None);
         Ref pair(PyTuple_Pack(2, name.get(), value.get()));
         if (!pair || PyList_Append(out.get(), pair.get()) < 0) return nullptr;
     }
@@ -379,7 +447,7 @@ static PyObject* instance_caches_properties(PyObject* self, PyObject*) {
 static PyObject* instance_caches_get_owner(PyObject* self, void*) {
     auto* c = (InstanceCachesObject*)self;
     PyObject* o = c->weakref.wr_object;
-    if (c->in_weak_table && o && o != Py_None && Py_REFCNT(o) > 0) return Py_NewRef(o);
+    if (c->extra && c->extra->in_weak_table && o && o != Py_None && Py_REFCNT(o) > 0) return Py_NewRef(o);
     Py_RETURN_NONE;
 }
 
@@ -460,7 +528,7 @@ PyObject* find_in_weak_table(PyObject* owner) {
     // the owner check below rejects any other.
     if (!PyType_SUPPORTS_WEAKREFS(Py_TYPE(owner))) return nullptr;
     PyObject* c = weak_table.get(owner);  // borrowed; only containers are stored
-    if (!c || ((InstanceCachesObject*)c)->owner != owner) return nullptr;
+    if (!c || ((InstanceCachesObject*)c)->weakref.wr_object != owner) return nullptr;
     return Py_NewRef(c);
 }
 
@@ -528,13 +596,16 @@ bool note_functools_owner(CachedFunctionObject* w, PyObject* owner) {
 // has nowhere left: NULL without an exception (served as functools).
 static PyObject* attach_weakly(PyObject* owner, InstanceCachesObject* c) {
     if (!PyType_SUPPORTS_WEAKREFS(Py_TYPE(owner))) return nullptr;
+    CachesExtra* x = extra_of(c);
+    if (!x) return nullptr;
     PyObject* replaced;
     if (weak_table.put(owner, (PyObject*)c, &replaced) < 0) return nullptr;
-    c->in_weak_table = true;
+    x->in_weak_table = true;
+    x->owner = owner;  // to leave the table once the referent is cleared
     // A container left by a finalizer's nested first call (see
     // attach_instance_caches), released now that the table is consistent.
     if (replaced) {
-        ((InstanceCachesObject*)replaced)->in_weak_table = false;
+        ((InstanceCachesObject*)replaced)->extra->in_weak_table = false;
         Py_DECREF(replaced);
     }
     return Py_NewRef((PyObject*)c);
@@ -598,7 +669,7 @@ static int ticket_traverse(PyObject* self, visitproc visit, void* arg) {
 static int ticket_clear(PyObject* self) {
     auto* t = (CachesTicketObject*)self;
     t->owner_dict = nullptr;
-    if (t->caches) ((InstanceCachesObject*)t->caches)->held_by_ticket = false;
+    if (t->caches) ((InstanceCachesObject*)t->caches)->extra->held_by_ticket = false;
     Py_CLEAR(t->caches);
     Py_CLEAR(t->owner_type);
     Py_CLEAR(t->owner_value);
@@ -702,8 +773,8 @@ static PyObject* new_ticket(PyObject* caches, PyObject* owner, PyObject* dict) {
     t->owner_type = Py_NewRef((PyObject*)Py_TYPE(owner));
     t->owner_value = value.release();
     t->epoch = ticket_epoch;
-    ((InstanceCachesObject*)caches)->ticketed = true;
-    ((InstanceCachesObject*)caches)->held_by_ticket = true;
+    ((InstanceCachesObject*)caches)->extra->ticketed = true;  // made for an owner without weak references
+    ((InstanceCachesObject*)caches)->extra->held_by_ticket = true;
     PyObject_GC_Track(t);
     return (PyObject*)t;
 }
@@ -711,7 +782,7 @@ static PyObject* new_ticket(PyObject* caches, PyObject* owner, PyObject* dict) {
 // Marks a ticket's container as nobody's: no lookup will use it again. Its
 // entries stay until it dies (it may be in use by a call in progress).
 static void disown(CachesTicketObject* t) {
-    if (t->caches) ((InstanceCachesObject*)t->caches)->owner = nullptr;
+    if (t->caches) ((InstanceCachesObject*)t->caches)->extra->owner = nullptr;
     t->owner_dict = nullptr;
 }
 
@@ -776,7 +847,7 @@ static void ticket_owner_finalize(PyObject* self) {
     PyObject* dict = dictptr ? *dictptr : nullptr;
     if (!dict) PyErr_Clear();
     CachesTicketObject* t = dict ? ticket_recording(dict) : nullptr;
-    if (t && ((InstanceCachesObject*)t->caches)->owner == self) retire(t);  // even if the dict lives on
+    if (t && ((InstanceCachesObject*)t->caches)->extra->owner == self) retire(t);  // even if the dict lives on
     PyErr_Restore(type, value, tb);
 }
 
@@ -805,7 +876,7 @@ PyObject* caches_from_ticket(PyObject* ticket, PyObject* owner) {
     PyObject* dict = owner_dict_of(owner);
     auto* t = (CachesTicketObject*)ticket;
     auto* c = (InstanceCachesObject*)t->caches;
-    if (!c || c->owner != owner) return nullptr;
+    if (!c || c->extra->owner != owner) return nullptr;
     // The dict it was found in holds the ticket once, the caller once. Any
     // other holder is a shallow copy's dict (or user code): this owner and
     // the copy cannot be told apart for sure (the copy may sit at the
@@ -977,32 +1048,50 @@ PyObject* attach_instance_caches(PyObject* owner) {
 }
 
 MethodCache* method_cache_in(InstanceCachesObject* c, CachedFunctionObject* wrapper) {
-    void* mem = c->caches ? PyMem_Malloc(sizeof(MethodCache)) : c->first_cache;
-    if (!mem) {
-        PyErr_NoMemory();
-        return nullptr;
+    // The first place free (never used, or left by a wrapper that died), or a new one.
+    MethodCache* mc = first_cache(c);
+    if (mc->wrapper) {
+        CachesExtra* x = extra_of(c);
+        if (!x) return nullptr;
+        uint32_t i = 0;
+        while (i < x->n_more && x->more[i]->wrapper) i++;
+        if (i < x->n_more) {
+            mc = x->more[i];
+        } else {
+            if (x->n_more == x->cap_more) {
+                uint32_t cap = x->cap_more ? 2 * x->cap_more : 2;
+                auto* grown = (MethodCache**)PyMem_Realloc(x->more, cap * sizeof(MethodCache*));
+                if (!grown) {
+                    PyErr_NoMemory();
+                    return nullptr;
+                }
+                x->more = grown;
+                x->cap_more = cap;
+            }
+            mc = (MethodCache*)PyMem_Malloc(sizeof(MethodCache));
+            if (!mc) {
+                PyErr_NoMemory();
+                return nullptr;
+            }
+            x->more[x->n_more++] = mc;
+        }
     }
-    auto* mc = new (mem) MethodCache();
+    // Empty and owning nothing: made afresh.
+    mc = new (mc) MethodCache();
     mc->wrapper = wrapper;
     if (wrapper->options) configure_table(wrapper, mc->table);
-    mc->table.prepare_small(wrapper->maxsize);
+    mc->table.prepare_inline();
     link_method_cache(wrapper, mc);
-    // The first cache stays at the head; later ones follow it, newest first.
-    if (c->caches) {
-        mc->next = c->caches->next;
-        c->caches->next = mc;
-    } else {
-        c->caches = mc;
-    }
     return mc;
 }
 
 // ---- cached_property values for owners without a __dict__ ----
 
 PropertyValue* find_property_value(InstanceCachesObject* c, PyObject* name) {
-    for (uint32_t i = 0; i < c->n_props; i++) {
-        PyObject* n = c->props[i].name;
-        if (n == name || PyUnicode_Compare(n, name) == 0) return &c->props[i];  // str: no user code
+    CachesExtra* x = c->extra;
+    for (uint32_t i = 0; x && i < x->n_props; i++) {
+        PyObject* n = x->props[i].name;
+        if (n == name || PyUnicode_Compare(n, name) == 0) return &x->props[i];  // str: no user code
     }
     return nullptr;
 }
@@ -1014,17 +1103,19 @@ int set_property_value(InstanceCachesObject* c, PyObject* name, PyObject* value)
         Py_XDECREF(old);
         return 0;
     }
-    if (c->n_props == c->cap_props) {
-        uint32_t cap = c->cap_props ? 2 * c->cap_props : 2;
-        auto* grown = (PropertyValue*)PyMem_Realloc(c->props, cap * sizeof(PropertyValue));
+    CachesExtra* x = extra_of(c);
+    if (!x) return -1;
+    if (x->n_props == x->cap_props) {
+        uint32_t cap = x->cap_props ? 2 * x->cap_props : 2;
+        auto* grown = (PropertyValue*)PyMem_Realloc(x->props, cap * sizeof(PropertyValue));
         if (!grown) {
             PyErr_NoMemory();
             return -1;
         }
-        c->props = grown;
-        c->cap_props = cap;
+        x->props = grown;
+        x->cap_props = cap;
     }
-    c->props[c->n_props++] = PropertyValue{Py_NewRef(name), Py_NewRef(value)};
+    x->props[x->n_props++] = PropertyValue{Py_NewRef(name), Py_NewRef(value)};
     return 0;
 }
 
@@ -1032,7 +1123,7 @@ bool remove_property_value(InstanceCachesObject* c, PyObject* name) {
     PropertyValue* pv = find_property_value(c, name);
     if (!pv) return false;
     PropertyValue removed = *pv;
-    *pv = c->props[--c->n_props];
+    *pv = c->extra->props[--c->extra->n_props];
     Py_DECREF(removed.name);
     Py_XDECREF(removed.value);
     return true;

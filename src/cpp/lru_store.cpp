@@ -39,7 +39,7 @@ void Graveyard::release_all() noexcept {
     // graveyard of its own, never in this one.
     PyObject* single[kSingles];
     int n_single = n_single_;
-    std::memcpy(single, single_, sizeof single);
+    std::memcpy(single, single_, (size_t)n_single * sizeof(PyObject*));
     n_single_ = 0;
     Block first = first_;
     bool has_first = has_first_;
@@ -70,14 +70,15 @@ void Graveyard::release_all() noexcept {
 
 template <bool Linear>
 void Table::place_in_index(uint32_t ix) noexcept {
+    uint32_t mask = this->mask();
     uint64_t perturb = (uint64_t)entries_[ix].hash;
-    uint32_t slot = home<Linear>(entries_[ix].hash);
-    while (!slot_empty(slot)) slot = next_slot<Linear>(slot, perturb);
+    uint32_t slot = home<Linear>(entries_[ix].hash, mask);
+    while (!slot_empty(slot)) slot = next_slot<Linear>(slot, perturb, mask);
     set_slot(slot, ix);
 }
 
 void Table::place_in_index(uint32_t ix) noexcept {
-    if (linear_) place_in_index<true>(ix);
+    if (linear()) place_in_index<true>(ix);
     else place_in_index<false>(ix);
 }
 
@@ -85,19 +86,20 @@ void Table::place_in_index(uint32_t ix) noexcept {
 // every entry for linear probing, which backward-shift deletion needs. Once
 // per table until it is emptied; allocates nothing.
 void Table::make_linear() noexcept {
-    linear_ = true;
-    std::memset(index_, 0xff, ((size_t)mask_ + 1) * (wide_ ? sizeof(uint32_t) : sizeof(uint16_t)));
+    flags_ |= kLinear;
+    std::memset(index_, 0xff, ((size_t)mask() + 1) * ((flags_ & kWide) ? sizeof(uint32_t) : sizeof(uint16_t)));
     for (uint32_t i = 0; i < size_; i++) place_in_index<true>(i);
     layout_++;  // a find() suspended in __eq__ starts over
 }
 
 // Backward-shift deletion: no tombstones, so probes stay short however many
-// evictions a bounded cache goes through. Linear probing only (linear_).
+// evictions a bounded cache goes through. Linear probing only.
 void Table::remove_from_index(uint32_t ix) noexcept {
-    uint32_t hole = home<true>(entries_[ix].hash);
-    while (slot_value(hole) != ix) hole = (hole + 1) & mask_;
-    for (uint32_t j = (hole + 1) & mask_; !slot_empty(j); j = (j + 1) & mask_) {
-        uint32_t h = home<true>(entries_[slot_value(j)].hash);
+    uint32_t mask = this->mask();
+    uint32_t hole = home<true>(entries_[ix].hash, mask);
+    while (slot_value(hole) != ix) hole = (hole + 1) & mask;
+    for (uint32_t j = (hole + 1) & mask; !slot_empty(j); j = (j + 1) & mask) {
+        uint32_t h = home<true>(entries_[slot_value(j)].hash, mask);
         // The entry at j may move back to the hole unless its home lies
         // cyclically in (hole, j].
         bool stays = hole <= j ? (hole < h && h <= j) : (hole < h || h <= j);
@@ -105,66 +107,70 @@ void Table::remove_from_index(uint32_t ix) noexcept {
         set_slot(hole, slot_value(j));
         hole = j;
     }
-    set_slot(hole, wide_ ? UINT32_MAX : UINT16_MAX);
+    set_slot(hole, (flags_ & kWide) ? UINT32_MAX : UINT16_MAX);
 }
 
 bool Table::grow(Py_ssize_t maxsize) {
     // dict's schedule: a power-of-two number of slots, at most 2/3 used,
-    // starting from the small inline layout when the owner provides one.
-    if (!block_ && small_) {
-        use_small_layout(maxsize);  // empty: nothing to copy or place
+    // starting from the inline layout when the owner provides room for it.
+    if (!entries_ && (flags_ & kHasInline)) {
+        use_inline_layout();  // empty: nothing to copy or place
         return true;
     }
-    uint64_t slots = mask_ ? 2 * ((uint64_t)mask_ + 1) : 8;
+    uint64_t slots = index_ ? 2 * ((uint64_t)mask() + 1) : 8;
     uint64_t capacity = slots * 2 / 3;
     bool linked = maxsize > 0;
+    bool timed = flags_ & kTimed;
+    bool total = flags_ & kTotal;
     if (linked && (uint64_t)maxsize < capacity) capacity = (uint64_t)maxsize;
     if (slots > (1u << 31)) {
         PyErr_SetString(PyExc_MemoryError, "boundcache: a single cache holds at most 2**30 entries");
         return false;
     }
     bool wide = slots > 65536;
-    // One block, in decreasing alignment: entries, deadlines, links, nodes, index.
+    // One block: a header, entries, links, deadlines, nodes, index (in
+    // decreasing alignment after the entries, except that links are next
+    // to the entries they order).
     size_t entry_bytes = capacity * sizeof(Entry);
-    size_t deadline_bytes = timed_ ? capacity * sizeof(double) : 0;
     size_t link_bytes = linked ? capacity * sizeof(Links) : 0;
-    size_t node_bytes = total_ ? capacity * sizeof(uint32_t) : 0;
+    size_t deadline_bytes = timed ? capacity * sizeof(double) : 0;
+    size_t node_bytes = total ? capacity * sizeof(uint32_t) : 0;
     size_t slot_bytes = slots * (wide ? sizeof(uint32_t) : sizeof(uint16_t));
-    void* block = PyMem_Malloc(entry_bytes + deadline_bytes + link_bytes + node_bytes + slot_bytes);
+    void* block = PyMem_Malloc(sizeof(BlockHeader) + entry_bytes + link_bytes + deadline_bytes + node_bytes + slot_bytes);
     if (!block) {
         PyErr_NoMemory();
         return false;
     }
-    char* p = (char*)block;
-    auto* entries = (Entry*)p;
-    auto* deadlines = timed_ ? (double*)(p += entry_bytes) : nullptr;
-    p = (char*)block + entry_bytes + deadline_bytes;
-    auto* links = linked ? (Links*)p : nullptr;
-    p += link_bytes;
-    auto* nodes = total_ ? (uint32_t*)p : nullptr;
-    void* index = p + node_bytes;
+    static_cast<BlockHeader*>(block)->capacity = (uint32_t)capacity;
+    auto* entries = reinterpret_cast<Entry*>(static_cast<BlockHeader*>(block) + 1);
+    char* p = reinterpret_cast<char*>(entries) + entry_bytes;
+    auto* links = reinterpret_cast<Links*>(p);
+    auto* deadlines = reinterpret_cast<double*>(p + link_bytes);
+    auto* nodes = reinterpret_cast<uint32_t*>(p + link_bytes + deadline_bytes);
+    void* index = p + link_bytes + deadline_bytes + node_bytes;
     std::memset(index, 0xff, slot_bytes);
     if (size_) {
         std::memcpy(entries, entries_, size_ * sizeof(Entry));
-        if (deadlines) std::memcpy(deadlines, deadlines_, size_ * sizeof(double));
-        if (links) std::memcpy(links, links_, size_ * sizeof(Links));
-        if (nodes) std::memcpy(nodes, nodes_, size_ * sizeof(uint32_t));
+        if (timed) std::memcpy(deadlines, this->deadlines(), size_ * sizeof(double));
+        if (total) std::memcpy(nodes, this->nodes(), size_ * sizeof(uint32_t));
+        if (flags_ & kLinked) {
+            std::memcpy(links, this->links(), size_ * sizeof(Links));
+        } else if (linked) {
+            // The inline layout's order: head_, then tail_ if there are two.
+            links[head_] = Links{kNil, size_ == 2 ? tail_ : kNil};
+            if (size_ == 2) links[tail_] = Links{head_, kNil};
+        }
     }
-    if (block_ != small_) PyMem_Free(block_);
-    block_ = block;
+    if (index_) PyMem_Free(reinterpret_cast<BlockHeader*>(entries_) - 1);  // the inline entries are not a block
     entries_ = entries;
-    deadlines_ = deadlines;
-    links_ = links;
+    if (linked) flags_ |= kLinked;
     // Tables that may lose entries probe linearly from the start; the others
     // until the first removal (make_linear), and while not emptied.
-    linear_ = linear_ || linked || timed_ || total_;
-    nodes_ = nodes;
+    if (linked || timed || total) flags_ |= kLinear;
     index_ = index;
-    wide_ = wide;
-    capacity_ = (uint32_t)capacity;
-    mask_ = (uint32_t)slots - 1;
-    shift_ = 64 - __builtin_ctzll(slots);
-    if (linear_) {
+    if (wide) flags_ |= kWide;
+    shift_ = (uint8_t)(64 - __builtin_ctzll(slots));
+    if (linear()) {
         for (uint32_t i = 0; i < size_; i++) place_in_index<true>(i);
     } else {
         for (uint32_t i = 0; i < size_; i++) place_in_index<false>(i);
@@ -180,17 +186,29 @@ int64_t Table::insert(Py_hash_t hash, PyObject* key, PyObject* value, Py_ssize_t
         // TotalLru never get here: their owner evicts with remove_at first.)
         uint32_t ix = tail_;
         Entry& e = entries_[ix];
-        unlink(ix);
-        remove_from_index(ix);
         graveyard.bury(e.key, e.value);
+        if (!index_) {
+            // The inline layout (maxsize 1 or 2): the least recent entry is
+            // replaced and becomes the most recent.
+            e = Entry{hash, key, value};
+            note_gc_refs(key, value);
+            tail_ = size_ == 2 ? head_ : ix;
+            head_ = ix;
+            layout_++;  // a find() suspended in __eq__ on the old key starts over
+            mutations_++;
+            return ix;
+        }
+        Links* links = this->links();
+        unlink(links, ix);
+        remove_from_index(ix);
         e = Entry{hash, key, value};
         note_gc_refs(key, value);
         place_in_index(ix);
-        link_front(ix);
+        link_front(links, ix);
         mutations_++;
         return ix;
     }
-    if (size_ == capacity_ && !grow(maxsize)) {
+    if (size_ == capacity() && !grow(maxsize)) {
         Py_DECREF(key);
         Py_DECREF(value);
         return -1;
@@ -198,36 +216,55 @@ int64_t Table::insert(Py_hash_t hash, PyObject* key, PyObject* value, Py_ssize_t
     uint32_t ix = size_++;
     entries_[ix] = Entry{hash, key, value};
     note_gc_refs(key, value);
-    place_in_index(ix);
-    if (links_) link_front(ix);
+    if (index_) {
+        place_in_index(ix);
+        if (flags_ & kLinked) link_front(links(), ix);
+    } else if (maxsize > 0) {
+        tail_ = ix ? head_ : ix;  // the inline layout's order
+        head_ = ix;
+    }
     mutations_++;
     return ix;
 }
 
 void Table::remove_at(uint32_t ix, Graveyard& graveyard) noexcept {
-    if (!linear_) make_linear();
     Entry& e = entries_[ix];
-    if (links_) unlink(ix);
-    if (total_ && nodes_[ix] != TotalLru::kNil) total_->remove(nodes_[ix]);
+    if (!index_) {
+        // The inline layout: the other entry, if any, moves to 0 and is
+        // head and tail of a bounded table's order.
+        graveyard.bury(e.key, e.value);
+        uint32_t last = --size_;
+        if (ix != last) entries_[ix] = entries_[last];
+        if (head_ != kNil) head_ = tail_ = size_ ? 0 : kNil;
+        layout_++;
+        mutations_++;
+        return;
+    }
+    if (!linear()) make_linear();
+    Links* links = (flags_ & kLinked) ? this->links() : nullptr;
+    if (links) unlink(links, ix);
+    uint32_t* node = (flags_ & kTotal) ? nodes() : nullptr;
+    if (node && node[ix] != TotalLru::kNil) total()->remove(node[ix]);
     remove_from_index(ix);
     graveyard.bury(e.key, e.value);
     uint32_t last = --size_;
     if (ix != last) {
         // Keep the entries dense: the last one takes the freed place, and
         // everything that names it by index follows.
-        uint32_t slot = home<true>(entries_[last].hash);
-        while (slot_value(slot) != last) slot = (slot + 1) & mask_;
+        uint32_t mask = this->mask();
+        uint32_t slot = home<true>(entries_[last].hash, mask);
+        while (slot_value(slot) != last) slot = (slot + 1) & mask;
         set_slot(slot, ix);
         entries_[ix] = entries_[last];
-        if (deadlines_) deadlines_[ix] = deadlines_[last];
-        if (links_) {
-            Links l = links_[ix] = links_[last];
-            if (l.prev != kNil) links_[l.prev].next = ix; else head_ = ix;
-            if (l.next != kNil) links_[l.next].prev = ix; else tail_ = ix;
+        if (flags_ & kTimed) deadlines()[ix] = deadlines()[last];
+        if (links) {
+            Links l = links[ix] = links[last];
+            if (l.prev != kNil) links[l.prev].next = ix; else head_ = ix;
+            if (l.next != kNil) links[l.next].prev = ix; else tail_ = ix;
         }
-        if (total_) {
-            nodes_[ix] = nodes_[last];
-            total_->moved(nodes_[ix], ix);  // last always has a node: only a new entry may lack one
+        if (node) {
+            node[ix] = node[last];
+            total()->moved(node[ix], ix);  // last always has a node: only a new entry may lack one
         }
     }
     // An entry moved: a find() suspended in __eq__ must start over.
@@ -236,15 +273,16 @@ void Table::remove_at(uint32_t ix, Graveyard& graveyard) noexcept {
 }
 
 bool Table::add_total_node(uint32_t ix) {
-    nodes_[ix] = total_->push_front(this, ix);
-    return nodes_[ix] != TotalLru::kNil;
+    uint32_t* node = nodes();
+    node[ix] = total()->push_front(this, ix);
+    return node[ix] != TotalLru::kNil;
 }
 
 uint32_t Table::purge_expired(double now, Graveyard& graveyard) noexcept {
     uint32_t removed = 0;
     // From the end, so that the entry moved into a freed place was already seen.
     for (uint32_t ix = size_; ix-- > 0;) {
-        if (deadlines_[ix] <= now) {
+        if (deadlines()[ix] <= now) {
             remove_at(ix, graveyard);
             removed++;
         }
@@ -253,38 +291,26 @@ uint32_t Table::purge_expired(double now, Graveyard& graveyard) noexcept {
 }
 
 void Table::take_all(Graveyard& graveyard) noexcept {
-    if (!block_) return;
-    void* block = block_;
-    Entry* entries = entries_;
+    if (!entries_) return;
     uint32_t n = size_;
-    Entry small_entries[kSmallCapacity];
-    if (block == small_) {
-        // The small layout is reused at once: copy its few references out.
-        std::memcpy(small_entries, entries, n * sizeof(Entry));
-        entries = small_entries;
-        block = nullptr;
+    if (flags_ & kTotal) {
+        uint32_t* node = nodes();
+        for (uint32_t i = 0; i < n; i++) total()->remove(node[i]);
     }
-    if (total_) {
-        for (uint32_t i = 0; i < n; i++) total_->remove(nodes_[i]);
+    if (index_) {
+        graveyard.bury_block(reinterpret_cast<BlockHeader*>(entries_) - 1, entries_, n);
+    } else {
+        // The inline entries, reused at once.
+        for (uint32_t i = 0; i < n; i++) graveyard.bury(entries_[i].key, entries_[i].value);
     }
-    block_ = index_ = nullptr;
     entries_ = nullptr;
-    links_ = nullptr;
-    linear_ = false;
-    gc_refs_ = false;
-    deadlines_ = nullptr;
-    nodes_ = nullptr;
-    wide_ = false;
-    size_ = capacity_ = mask_ = 0;
+    index_ = nullptr;
+    flags_ &= (uint8_t)(kTimed | kTotal | kHasInline);  // not linear, wide or linked; nothing the GC could follow
+    size_ = 0;
     shift_ = 64;
     head_ = tail_ = kNil;
     layout_++;
     mutations_++;
-    if (block) {
-        graveyard.bury_block(block, entries, n);
-    } else {
-        for (uint32_t i = 0; i < n; i++) graveyard.bury(entries[i].key, entries[i].value);
-    }
 }
 
 uint32_t TotalLru::push_front(Table* table, uint32_t ix) {

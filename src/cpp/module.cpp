@@ -91,6 +91,11 @@ static bool init_process_state() {
     if (!with_del) return false;
     g.slot_finalize = ((PyTypeObject*)with_del.get())->tp_finalize;
     PyObject_GC_UnTrack(g.weakref_args);  // holds borrowed references only, briefly
+#if PY_VERSION_HEX >= 0x030B0000
+    Ref probe(PyWeakref_NewRef(g.cache_info_type, nullptr));
+    if (!probe) return false;
+    g.weakref_vectorcall = ((PyWeakReference*)probe.get())->vectorcall;
+#endif
     // Set last: it marks the state as complete.
     g.str_boundcache = PyUnicode_InternFromString("__boundcache__");
     return g.str_boundcache != nullptr;

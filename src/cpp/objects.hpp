@@ -36,16 +36,20 @@ struct Options {
 // could lead back to the owner (the wrapper's function may close over it),
 // or an owner kept in the weak table, which is a root, could never be
 // freed. A wrapper that dies first detaches its caches: it empties them and
-// sets `wrapper` to NULL, so no later wrapper at the same address matches.
+// sets `wrapper` to NULL, so no later wrapper at the same address matches
+// (and the place may serve another wrapper).
 struct MethodCache {
     LiveLink link;                  // first member: LiveLink* <-> MethodCache*
     CachedFunctionObject* wrapper;  // borrowed; NULL once the wrapper died
-    MethodCache* next = nullptr;    // the owner's next cached method
     Table table;
-    alignas(Entry) unsigned char small[Table::kSmallBytes];
+    // The table's tail (Table::kTailBytes): its first entries, or for a
+    // wrapper with max_total=, the TotalLru.
+    alignas(Entry) unsigned char table_tail[Table::kTailBytes];
 
-    MethodCache() noexcept { table.set_small_block(small); }
+    MethodCache() noexcept { table.use_inline_entries(); }
 };
+static_assert(offsetof(MethodCache, table_tail) == offsetof(MethodCache, table) + sizeof(Table),
+              "a Table finds its tail right after itself");
 
 // The wrapper returned by lru_cache. CachedMethod is a subclass type with the
 // same layout that adds Py_TPFLAGS_METHOD_DESCRIPTOR.
@@ -60,6 +64,7 @@ struct CachedFunctionObject {
     bool typed;
     bool promote_on_set_name;  // __set_name__ makes a function wrapper a method wrapper
     Table table;           // the cache of calls with function semantics
+    TotalLru* table_tail;  // its tail: the TotalLru of max_total= (Table::enable_options)
     LiveLink live;         // sentinel of the list of MethodCaches for this wrapper
     // Statistics of per-owner caches that died or were cleared on their own,
     // so that Cls.m.cache_info() sums over every instance.
@@ -70,6 +75,9 @@ struct CachedFunctionObject {
     // (PinningWarning, once per class); NULL until the first.
     PyObject* pinning_warned;
 };
+
+static_assert(offsetof(CachedFunctionObject, table_tail) == offsetof(CachedFunctionObject, table) + sizeof(Table),
+              "a Table finds its tail right after itself");
 
 // The bound object `obj.m`.
 struct BoundCachedMethodObject {
@@ -87,46 +95,71 @@ struct PropertyValue {
     PyObject* value;  // strong
 };
 
-// The per-owner container stored under __boundcache__: every cache that
-// boundcache keeps for one owner. It is itself a weak reference to its owner
-// (a weakref.ref subtype), never a strong one: when the owner dies, the
-// weakref callback empties it and forgets the owner, even if a shallow copy
-// of the owner still shares it, so a dead owner's entries never outlive it
-// and no object later allocated at the same address is mistaken for it.
-// Owners without weak reference support get a container that is a dead
-// weakref from birth; those with a __dict__ reach it through a ticket
-// (CachesTicketObject) that tells them apart by more than their address,
-// the others (a __boundcache__ slot only) by address alone.
-struct InstanceCachesObject {
-    PyWeakReference weakref;
-    // The owner's address, never dereferenced; NULL once the owner died.
-    // A container reached from an object that is not its owner (a shallow
-    // copy's __dict__, a class-level container of a cached classmethod seen
-    // through an instance) is ignored and replaced.
+// What only some containers need, kept apart so that the common one (an
+// owner with a __dict__ and weak references, one cached method) stays small.
+struct CachesExtra {
+    // An owner without weak references (a __boundcache__ slot only, or a
+    // ticket): its address, never dereferenced; NULL once it is nobody's.
     void* owner;
-    // The owner's caches, one per cached method it has used, linked by
-    // `next`. The first lives in first_cache: most owners use one or two
-    // cached methods, and the first call on a fresh instance should cost
-    // one allocation, not three. They come right after the weakref header
-    // because every call reads them, and so does every collection that
-    // visits the container (the callback, this list, the first table's
-    // gc_refs_ flag, the property values): a young collection after many
-    // first calls then touches two or three cache lines per container, not
-    // five.
-    MethodCache* caches;
+    MethodCache** more;  // the caches of the second and later methods
+    uint32_t n_more, cap_more;
     PropertyValue* props;  // cached_property values, for owners without a __dict__
-    alignas(MethodCache) unsigned char first_cache[sizeof(MethodCache)];
     uint32_t n_props, cap_props;
     bool in_weak_table;
-    // Made by weakref.ref's constructor, linked into its owner's weakref
-    // list: only then does a cleared referent mean the owner died.
-    bool linked;
+    // Made for an owner without weak references, so never linked to one: a
+    // cleared referent means nothing (see owner_died).
+    bool unlinked;
     // Reached only through a ticket (owners without weak references): found
     // directly under __boundcache__, it was put there by someone else.
     bool ticketed;
     // Its ticket still holds it (cleared when the ticket lets it go).
     bool held_by_ticket;
 };
+
+// The per-owner container stored under __boundcache__: every cache that
+// boundcache keeps for one owner. It is itself a weak reference to its owner
+// (a weakref.ref subtype), never a strong one: when the owner dies, the
+// weakref callback empties it and clears its referent, even if a shallow
+// copy of the owner still shares it, so a dead owner's entries never outlive
+// it and no object later allocated at the same address is mistaken for it.
+// Its referent is how a lookup knows its owner (wr_object == owner).
+// Owners without weak reference support get a container that is a dead
+// weakref from birth, whose owner is in `extra`; those with a __dict__ reach
+// it through a ticket (CachesTicketObject) that tells them apart by more
+// than their address, the others (a __boundcache__ slot only) by address
+// alone.
+//
+// 208 bytes (224 with the GC header) for one method with one entry: the
+// first method's cache lives inside (most owners use one cached method),
+// so a fresh instance's first call costs one allocation; the rest is in
+// `extra`. What a call reads (the referent, the first cache's wrapper and
+// table) and what a collection reads (the callback, `extra`, the table's
+// flags) come first.
+struct InstanceCachesObject {
+    PyWeakReference weakref;
+    CachesExtra* extra;  // NULL for most containers
+    alignas(MethodCache) unsigned char first_cache[sizeof(MethodCache)];  // in use once its wrapper is set
+};
+
+inline MethodCache* first_cache(InstanceCachesObject* c) { return reinterpret_cast<MethodCache*>(c->first_cache); }
+
+// Whether `c` is `owner`'s container as far as `c` can tell: linked to it as
+// its weak reference, or, for an owner without weak references, made for
+// that address.
+inline bool owned_by(const InstanceCachesObject* c, const PyObject* owner) {
+    return c->weakref.wr_object == owner || (c->extra && c->extra->unlinked && c->extra->owner == owner);
+}
+
+// Calls f(MethodCache*) for each cache in use in `c`.
+template <class F>
+void for_each_cache(InstanceCachesObject* c, F&& f) {
+    MethodCache* first = first_cache(c);
+    if (first->wrapper) f(first);
+    if (CachesExtra* x = c->extra) {
+        for (uint32_t i = 0; i < x->n_more; i++)
+            if (x->more[i]->wrapper) f(x->more[i]);
+    }
+}
 
 // What an owner without weak references keeps under "__boundcache__" in its
 // __dict__ (CPython 3.12+ only): a ticket to its container, never the
@@ -177,6 +210,9 @@ struct Globals {
     PyObject* cache_info_type;  // CacheInfo named tuple
     PyObject* owner_died;       // the containers' weakref callback
     PyObject* weakref_args;     // (owner, owner_died) for weakref.ref's constructor, reused
+#if PY_VERSION_HEX >= 0x030B0000
+    vectorcallfunc weakref_vectorcall;  // weakref.ref's own, for containers linked without its constructor
+#endif
     destructor slot_finalize;   // tp_finalize of classes that define __del__ (CPython's slot_tp_finalize)
 };
 extern Globals g;
@@ -208,7 +244,10 @@ inline PyObject* find_instance_caches(PyObject* owner) {
     PyObject* c = _PyObject_GenericGetAttrWithDict(owner, g.str_boundcache, nullptr, 1);
     if (c) {
         auto* ic = (InstanceCachesObject*)c;
-        if (Py_IS_TYPE(c, &InstanceCaches_Type) && ic->owner == owner && !ic->ticketed) return c;
+        if (Py_IS_TYPE(c, &InstanceCaches_Type) &&
+            (ic->weakref.wr_object == owner || (ic->extra && ic->extra->unlinked && !ic->extra->ticketed &&
+                                                ic->extra->owner == owner)))
+            return c;
         PyObject* behind = Py_IS_TYPE(c, &CachesTicket_Type) ? caches_from_ticket(c, owner) : nullptr;
         Py_DECREF(c);
         if (behind) return behind;
@@ -244,8 +283,12 @@ PyObject* storage_hint(PyTypeObject* tp);
 MethodCache* method_cache_in(InstanceCachesObject* c, CachedFunctionObject* wrapper);
 
 inline MethodCache* find_method_cache(InstanceCachesObject* c, CachedFunctionObject* wrapper) {
-    for (MethodCache* mc = c->caches; mc; mc = mc->next)
-        if (mc->wrapper == wrapper) return mc;
+    MethodCache* first = first_cache(c);
+    if (first->wrapper == wrapper) return first;
+    if (CachesExtra* x = c->extra) {
+        for (uint32_t i = 0; i < x->n_more; i++)
+            if (x->more[i]->wrapper == wrapper) return x->more[i];
+    }
     return nullptr;
 }
 
@@ -272,7 +315,8 @@ public:
     CallHold& operator=(const CallHold&) = delete;
     ~CallHold() {
         auto* c = (InstanceCachesObject*)ref_.get();
-        if (c && c->ticketed && !c->owner && Py_REFCNT((PyObject*)c) == 1 + c->held_by_ticket) release_retired(c);
+        CachesExtra* x = c ? c->extra : nullptr;
+        if (x && x->ticketed && !x->owner && Py_REFCNT((PyObject*)c) == 1 + x->held_by_ticket) release_retired(c);
     }
     void reset(PyObject* c) noexcept { ref_.reset(c); }
     PyObject* get() const noexcept { return ref_.get(); }
