@@ -543,6 +543,36 @@ def test_cached_classmethod_does_not_hide_an_inherited_boundcache_slot(no_gc):
     assert ref() is None
 
 
+def test_a_boundcache_property_added_to_a_base_later_is_respected(no_gc):
+    # Where a class keeps its caches is decided again when the class or a
+    # base changes: the C core remembers the last class's answer only while
+    # CPython's version tag of that class is unchanged.
+    stored = []
+
+    class Base:
+        pass
+
+    class Sub(Base):
+        @boundcache.lru_cache
+        def m(self, x):
+            return [x]
+
+    for _ in range(3):  # fresh instances of a class in use: its answer is remembered
+        early = Sub()
+        assert early.m(1) is early.m(1)
+        assert "__boundcache__" in vars(early)
+
+    def setter(self, value):
+        stored.append(value)
+
+    Base.__boundcache__ = property(lambda self: None, setter)
+    late = Sub()
+    with pytest.warns(boundcache.PinningWarning, match=r"__boundcache__ is a property"):
+        first = late.m(1)
+    assert late.m(1) is first and stored == [] and "__boundcache__" not in vars(late)
+    assert early.m(1) is early.m(1)  # an instance that already has its container keeps it
+
+
 # ---- item 8: a read-only __boundcache__ property ----
 
 

@@ -500,15 +500,25 @@ void init_instance_caches_type() {
 // instead (no trace in __dict__; a result that refers back to its owner then
 // keeps it alive, as for any weak-table owner). Plain dict lookups on the
 // class's namespace: no user code runs.
-static bool keeps_dict_for_fields(PyTypeObject* tp) {
+// Whether tp looks like a pydantic model (has a __pydantic_extra__ slot);
+// runs no code.
+static bool has_pydantic_extra(PyTypeObject* tp) {
     static PyObject* s_extra_slot = PyUnicode_InternFromString("__pydantic_extra__");
-    static PyObject* s_config = PyUnicode_InternFromString("model_config");
-    static PyObject* s_extra = PyUnicode_InternFromString("extra");
-    if (!s_extra_slot || !s_config || !s_extra) {
+    if (!s_extra_slot) {
         PyErr_Clear();
         return false;
     }
-    if (!PyType_SUPPORTS_WEAKREFS(tp) || !_PyType_Lookup(tp, s_extra_slot)) return false;
+    return _PyType_Lookup(tp, s_extra_slot) != nullptr;
+}
+
+static bool keeps_dict_for_fields(PyTypeObject* tp) {
+    static PyObject* s_config = PyUnicode_InternFromString("model_config");
+    static PyObject* s_extra = PyUnicode_InternFromString("extra");
+    if (!s_config || !s_extra) {
+        PyErr_Clear();
+        return false;
+    }
+    if (!PyType_SUPPORTS_WEAKREFS(tp) || !has_pydantic_extra(tp)) return false;
     PyObject* config = _PyType_Lookup(tp, s_config);  // borrowed
     if (!config || !PyDict_CheckExact(config)) return false;
     PyObject* extra = PyDict_GetItemWithError(config, s_extra);  // borrowed; str keys run no user code
@@ -1008,10 +1018,31 @@ PyObject* instance_caches_for(PyObject* owner) {
     return descr && !Py_IS_TYPE(descr, &PyMemberDescr_Type) ? refuse_descriptor(owner, descr) : no_storage_error(owner);
 }
 
+// The last type whose instances were found to keep their container in
+// their own __dict__ (or the weak table): placement_of said
+// DictOrWeakTable and it is no pydantic model, both read from the type's
+// attributes. CPython zeroes a type's version tag whenever an attribute of
+// it or of a base changes, and hands out every later tag from a counter
+// that only grows (checked on 3.10-3.15), so the same nonzero tag means the
+// same answers, even for another type now at that address. It saves the
+// two type lookups of every fresh instance of a class in use (bench/NOTES.md,
+// "Issue 26").
+static PyTypeObject* plain_type = nullptr;
+static unsigned int plain_version = 0;
+
 PyObject* attach_instance_caches(PyObject* owner) {
     PyTypeObject* tp = Py_TYPE(owner);
-    Placement where = placement_of(tp);
+    bool plain = tp == plain_type && tp->tp_version_tag == plain_version;
+    Placement where = plain ? Placement::DictOrWeakTable : placement_of(tp);
     if (where == Placement::Functools) return nullptr;
+    if (!plain && where == Placement::DictOrWeakTable && !PyType_Check(owner) && !has_pydantic_extra(tp) &&
+        tp->tp_version_tag != 0) {
+        // Recorded before anything can run code (allocation below): a change
+        // made by such code gives the type another tag.
+        plain_type = tp;
+        plain_version = tp->tp_version_tag;
+        plain = true;
+    }
     bool slot = where == Placement::Slot;
     // An owner without weak references keeps a ticket in its __dict__,
     // materialised now if it was inline values, so that it has an identity;
@@ -1039,7 +1070,7 @@ PyObject* attach_instance_caches(PyObject* owner) {
     }
     // Strict pydantic models without a slot go to the weak table (see
     // keeps_dict_for_fields).
-    int r = !slot && !PyType_Check(owner) && keeps_dict_for_fields(tp)
+    int r = !plain && !slot && !PyType_Check(owner) && keeps_dict_for_fields(tp)
                 ? 0
                 : attach_directly(owner, ticket ? ticket.get() : c.get());
     if (r < 0) return nullptr;
