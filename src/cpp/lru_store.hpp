@@ -372,6 +372,21 @@ private:
         if (!(flags_ & kGcRefs) && (may_be_tracked(key) || may_be_tracked(value))) flags_ |= kGcRefs;
     }
 
+    // Compares `key` with entry ix, whose stored hash equals key's and whose
+    // key is another object: 1 equal, 0 not, kError, or kRestart when __eq__
+    // changed what was compared (the layout, the entry, or, as `moved()`
+    // tells, the place that led to it).
+    // Out of line: it runs __eq__, and lookups stay small without it.
+    template <class Key, class Moved>
+    [[gnu::noinline]] int64_t compare_at(uint32_t ix, const Key& key, Moved moved) {
+        Ref stored = Ref::borrow(entries_[ix].key);  // __eq__ may evict it
+        uint64_t layout = layout_;
+        int eq = key.equals(stored.get());
+        if (eq < 0) return kError;
+        if (layout != layout_ || moved() || entries_[ix].key != stored.get()) return kRestart;
+        return eq;
+    }
+
     // The inline layout's entries (size_ is 1 or 2).
     template <class Key>
     int64_t find_inline(const Key& key, Py_hash_t hash) {
@@ -379,12 +394,9 @@ private:
             const Entry& e = entries_[ix];
             if (e.hash != hash) continue;
             if (e.key == key.bare() && e.key) return ix;
-            Ref stored = Ref::borrow(e.key);  // __eq__ may evict it
-            uint64_t layout = layout_;
-            int eq = key.equals(stored.get());
-            if (eq < 0) return kError;
-            if (layout != layout_ || ix >= size_ || entries_[ix].key != stored.get()) return kRestart;
-            if (eq) return ix;
+            int64_t r = compare_at(ix, key, [&] { return ix >= size_; });
+            if (r == 1) return ix;
+            if (r != 0) return r;
         }
         return kNotFound;
     }
@@ -400,13 +412,9 @@ private:
             const Entry& e = entries_[ix];
             if (e.hash != hash) continue;
             if (e.key == key.bare() && e.key) return ix;
-            Ref stored = Ref::borrow(e.key);  // __eq__ may evict it
-            uint64_t layout = layout_;
-            int eq = key.equals(stored.get());
-            if (eq < 0) return kError;
-            if (layout != layout_ || index[slot] != ix || entries_[ix].key != stored.get())
-                return kRestart;  // what we compared moved under __eq__
-            if (eq) return ix;
+            int64_t r = compare_at(ix, key, [&] { return index[slot] != ix; });
+            if (r == 1) return ix;
+            if (r != 0) return r;
         }
     }
 
