@@ -143,13 +143,6 @@ struct InstanceCachesObject {
 
 inline MethodCache* first_cache(InstanceCachesObject* c) { return reinterpret_cast<MethodCache*>(c->first_cache); }
 
-// Whether `c` is `owner`'s container as far as `c` can tell: linked to it as
-// its weak reference, or, for an owner without weak references, made for
-// that address.
-inline bool owned_by(const InstanceCachesObject* c, const PyObject* owner) {
-    return c->weakref.wr_object == owner || (c->extra && c->extra->unlinked && c->extra->owner == owner);
-}
-
 // Calls f(MethodCache*) for each cache in use in `c`.
 template <class F>
 void for_each_cache(InstanceCachesObject* c, F&& f) {
